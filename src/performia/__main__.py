@@ -1,0 +1,3 @@
+from performia.cli import main
+
+raise SystemExit(main())

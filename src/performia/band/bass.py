@@ -1,0 +1,168 @@
+"""The bassist: roots and fifths locked to the kick, leading notes into the next chord.
+
+- Always plays the chord's root on the one of every bar.
+- Plays its own rhythm from the style and, in rock/funk/ballad, wherever the kick just hit
+  (it hears the drummer through `step.memory`): bass and kick move as one.
+- Other notes are the root, sometimes the fifth or the octave: chord tones only.
+- With `approach_probability` per bar it plays a leading note on the last eighth of the
+  bar: a half step or a scale step into the next bar's root.
+- Jazz: a walking line, a chord tone on every beat moving by the smallest step, the last
+  beat aiming at the next root, and the swung 'and' of four as the approach.
+- Register E1..E3 (MIDI 28..52), roots around D2; notes held ~0.8 of their slot.
+"""
+
+from __future__ import annotations
+
+from performia.band.agent import Step
+from performia.band.patterns import (
+    Hit,
+    bar_and_position,
+    beat_of,
+    is_on_beat,
+    sixteenths_in,
+    sixteenths_per_bar,
+)
+from performia.band.styles import Musician, Style, humanise
+from performia.events.note import NoteEvent
+from performia.theory import Chord, Key, nearest_midi
+
+LOWEST = 28     # E1
+HIGHEST = 52    # E3
+HOME = 38       # roots are chosen nearest to D2: between Ab1 and Ab2
+TIME_TOLERANCE = 1e-6
+
+
+def bass_root(chord: Chord) -> int:
+    """The chord's root in the bass's home octave."""
+    return nearest_midi(chord.root, HOME)
+
+
+def in_bass_register(midi: int) -> int:
+    """Fold a note into E1..E3 by octaves."""
+    while midi > HIGHEST:
+        midi -= 12
+    while midi < LOWEST:
+        midi += 12
+    return midi
+
+
+def chord_tones_in_register(chord: Chord) -> list[int]:
+    return [m for m in range(LOWEST, HIGHEST + 1) if chord.contains(m)]
+
+
+def approach_candidates(target: int, key: Key) -> list[int]:
+    """Leading notes into `target`: a half step below/above, the scale step below/above."""
+    scale = key.scale
+    below = next(m for m in range(target - 1, target - 13, -1) if m % 12 in scale)
+    above = next(m for m in range(target + 1, target + 13) if m % 12 in scale)
+    notes = {target - 1, target + 1, below, above}
+    return sorted(in_bass_register(m) for m in notes if m != target)
+
+
+class BassAgent(Musician):
+    """The bass player (agent "bass", voice "bass")."""
+
+    name = "bass"
+
+    def __init__(self, style: Style, intensity: float | None = None, seed: int = 0) -> None:
+        super().__init__(style, intensity, seed)
+        self._bar = -1
+        self._approach_this_bar = False
+        self._last_pitch = HOME
+
+    def step(self, step: Step) -> list[NoteEvent]:
+        kicks = self._kick_times(step) if self.style.bass.lock_to_kick else []
+        events: list[NoteEvent] = []
+        for sixteenth in sixteenths_in(step.beat, step.length):
+            event = self._note_on(step, sixteenth, kicks)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _kick_times(self, step: Step) -> list[float]:
+        """Times of the kicks the drummer put in this step (already in the band's memory)."""
+        start = step.time_at(step.beat) - TIME_TOLERANCE
+        end = step.time_at(step.beat + step.length)
+        return [e.time for e in step.memory.recent("drums", since=start)
+                if e.voice_name == "kick" and e.time < end]
+
+    def _start_bar(self, step: Step, bar: int) -> None:
+        self._bar = bar
+        self._approach_this_bar = step.rng.random() < self.style.bass.approach_probability
+
+    def _note_on(self, step: Step, sixteenth: int, kicks: list[float]) -> NoteEvent | None:
+        bar, position = bar_and_position(sixteenth, step.beats_per_bar)
+        if bar != self._bar:
+            self._start_bar(step, bar)
+        beat = beat_of(sixteenth)
+        time = self.time_at(step, beat)
+        chord = step.harmony.chord_at_bar(bar)
+        last_eighth = sixteenths_per_bar(step.beats_per_bar) - 2
+        if self._approach_this_bar and position == last_eighth:
+            pitch, accent = self._approach(step, bar), 0.78
+        elif position == 0:
+            pitch, accent = bass_root(chord), 0.92
+        elif self._approach_this_bar and position > last_eighth:
+            return None                 # the approach note leads straight into the one
+        elif self._plays_here(step, position, time, kicks):
+            pitch = self._chord_tone(step, chord, bar, position)
+            accent = 0.8 if is_on_beat(position) else 0.68
+        else:
+            return None
+        self._last_pitch = pitch
+        velocity = humanise(step.rng, accent * (0.75 + 0.25 * self.intensity), 0.03)
+        duration = self.style.bass.hold * self.seconds_between(
+            step, beat, beat + self._slot_beats(step, position))
+        return NoteEvent.make(time, self.name, "bass", pitch, velocity, duration,
+                              param=0.25 + 0.45 * self.intensity)
+
+    def _plays_here(self, step: Step, position: int, time: float, kicks: list[float]) -> bool:
+        if any(abs(kick - time) < TIME_TOLERANCE for kick in kicks):
+            return True
+        hit = self.style.bass.pattern.at(position)
+        if hit is Hit.ACCENT:
+            return True
+        if hit is Hit.GHOST:
+            chance = min(1.0, self.style.bass.density * (0.5 + self.intensity))
+            return step.rng.random() < chance
+        return False
+
+    def _chord_tone(self, step: Step, chord: Chord, bar: int, position: int) -> int:
+        if self.style.bass.walking:
+            return self._walking_tone(step, chord, bar, position)
+        root = bass_root(chord)
+        roll = step.rng.random()
+        feel = self.style.bass
+        if roll < feel.fifth_probability:
+            return in_bass_register(root + chord.intervals[2])
+        if roll < feel.fifth_probability + feel.octave_probability:
+            return root + 12 if root + 12 <= HIGHEST else root - 12
+        return root
+
+    def _walking_tone(self, step: Step, chord: Chord, bar: int, position: int) -> int:
+        """A walking-bass chord tone heading for the next bar's root by the nearest chord
+        tones; on the last beat one next to that root, so the line steps into it."""
+        target = bass_root(step.harmony.chord_at_bar(bar + 1))
+        tones = [m for m in chord_tones_in_register(chord) if m not in (self._last_pitch, target)]
+        if position == sixteenths_per_bar(step.beats_per_bar) - 4:
+            return min(tones, key=lambda m: (abs(m - target), m))
+        heading = 1 if target >= self._last_pitch else -1
+        if step.rng.random() < 0.25:
+            heading = -heading          # a turn now and then keeps the line singing
+        ahead = [m for m in tones if (m - self._last_pitch) * heading > 0] or tones
+        return min(ahead, key=lambda m: (abs(m - self._last_pitch), m))
+
+    def _approach(self, step: Step, bar: int) -> int:
+        target = bass_root(step.harmony.chord_at_bar(bar + 1))
+        return step.rng.choice(approach_candidates(target, step.harmony.key))
+
+    def _slot_beats(self, step: Step, position: int) -> float:
+        """Beats until the next place the bass expects to play (or the bar line)."""
+        bar_length = sixteenths_per_bar(step.beats_per_bar)
+        expected = set(self.style.bass.pattern.onsets(bar_length))
+        if self.style.bass.lock_to_kick:
+            expected.update(self.style.drums.kick.groove.onsets(bar_length))
+        if self._approach_this_bar:
+            expected.add(bar_length - 2)
+        following = [p for p in expected if p > position]
+        return beat_of(min(following, default=bar_length) - position)

@@ -1,0 +1,112 @@
+"""Command line: `performia [--realtime] ...` plays; `doctor`, `build` are subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from performia.config import STYLES, Config, ConfigError, load_config, replace
+
+EXIT_CONFIG = 2
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="performia",
+        description="A live band that plays with a guitarist, on SuperCollider's supernova. "
+                    "Subcommands: 'performia doctor' (what is missing and how to fix it), "
+                    "'performia build' (compile the SynthDefs).")
+    p.add_argument("--realtime", action="store_true",
+                   help="play live on the server (the default mode)")
+    p.add_argument("--config", type=Path, help="config file (default config/performia.toml)")
+    p.add_argument("--duration", type=_positive, metavar="SECONDS",
+                   help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--record", type=Path, metavar="OUT.wav",
+                   help="record the master output to this WAV file, on the server")
+    p.add_argument("--events", type=Path, metavar="FILE",
+                   help="write every note played as JSON lines (see docs/EVENTS.md)")
+    p.add_argument("--input", type=Path, metavar="TAKE.wav",
+                   help="play this guitar take as the input instead of the audio interface")
+    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo (overrides the config)")
+    p.add_argument("--key", help="key, e.g. E:min or G:maj (overrides the config)")
+    p.add_argument("--style", choices=STYLES, help="style preset (overrides the config)")
+    p.add_argument("--seed", type=int, help="random seed: the same seed plays the same notes")
+    p.add_argument("--no-gui", action="store_true", help="do not start the browser view")
+    p.add_argument("-v", "--verbose", action="store_true", help="log everything")
+    return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _configure(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    timing = {k: v for k, v in (("tempo", args.tempo),) if v is not None}
+    band = {k: v for k, v in (("key", args.key), ("style", args.style), ("seed", args.seed))
+            if v is not None}
+    if timing:
+        config = replace(config, "timing", **timing)
+    if band:
+        config = replace(config, "band", **band)
+    if args.key is not None:
+        from performia.theory import Key
+        Key.parse(args.key)
+    if args.no_gui:
+        config = replace(config, "gui", enabled=False)
+    return config
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["doctor"]:
+        from performia.doctor import main as doctor_main
+        return doctor_main(args_list[1:])
+    if args_list[:1] == ["build"]:
+        return _build(args_list[1:])
+    args = _run_parser().parse_args(args_list)
+    _setup_logging(args.verbose)
+    try:
+        config = _configure(args)
+    except (ConfigError, ValueError) as error:
+        print(f"performia: config error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.input is not None and not args.input.is_file():
+        print(f"performia: --input {args.input}: no such file", file=sys.stderr)
+        return EXIT_CONFIG
+    from performia.manager import Manager, RunOptions
+    options = RunOptions(duration=args.duration, record=args.record, events=args.events,
+                         input=args.input, gui=config.gui.enabled)
+    try:
+        return Manager(config, options).run()
+    except Exception as error:  # the manager has already stopped everything it started
+        logging.getLogger("performia").error("%s", error, exc_info=args.verbose)
+        return 1
+
+
+def _build(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="performia build",
+                                     description="Compile sc/synthdefs/*.scd with sclang.")
+    parser.add_argument("--force", action="store_true", help="recompile every source")
+    args = parser.parse_args(argv)
+    _setup_logging(False)
+    from performia.server.synthdefs import SynthDefError, build
+    try:
+        result = build(force=args.force)
+    except SynthDefError as error:
+        print(f"performia: {error}", file=sys.stderr)
+        return 1
+    print(f"SynthDefs: {len(result.compiled)} sources compiled, "
+          f"{len(result.up_to_date)} up to date")
+    return 0

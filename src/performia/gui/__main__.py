@@ -1,0 +1,92 @@
+"""`python -m performia.gui --state NAME [--host H] [--port P] [--fps F]`: the GUI process.
+
+Lowers its own priority first, waits for the state segment, then serves the read-only GUI
+with uvicorn until SIGTERM or SIGINT, and exits with status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+import uvicorn
+
+from performia.events.snapshot import StateReader
+from performia.gui.app import create_app
+from performia.processes import set_low_priority
+
+log = logging.getLogger("performia.gui")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m performia.gui",
+                                     description="Read-only live GUI for Performia.")
+    parser.add_argument("--state", required=True, help="shared-memory snapshot name")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--fps", type=int, default=30, help="WebSocket frames per second")
+    parser.add_argument("--wait", type=float, default=30.0,
+                        help="seconds to wait for the snapshot segment to appear")
+    parser.add_argument("--stall", type=float, default=3.0,
+                        help="seconds without progress after which a client is dropped")
+    return parser.parse_args(argv)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set `stop`. uvicorn takes over both while serving and re-raises
+    them when it returns; they then land here, harmlessly, and the process exits with 0."""
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("GUI: %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def wait_for_state(name: str, timeout: float, stop: threading.Event) -> StateReader | None:
+    """The reader once the segment is ready; None when asked to stop or out of time."""
+    remaining = timeout
+    while remaining > 0 and not stop.is_set():
+        try:
+            return StateReader.wait_exists(name, timeout=min(0.25, remaining))
+        except TimeoutError:
+            remaining -= 0.25
+    if not stop.is_set():
+        log.error("GUI: snapshot segment %r did not appear within %.1f s", name, timeout)
+    return None
+
+
+def serve(reader: StateReader, args: argparse.Namespace) -> None:
+    app = create_app(reader, fps=args.fps, stall_s=args.stall)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=2, lifespan="on")
+    server = uvicorn.Server(config)
+    log.warning("GUI: http://%s:%d/ (snapshot %r, %d fps)", args.host, args.port,
+                args.state, args.fps)
+    server.run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    set_low_priority("gui")
+    args = parse_args(argv)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    reader = wait_for_state(args.state, args.wait, stop)
+    if reader is None:
+        return 0 if stop.is_set() else 1
+    try:
+        if not stop.is_set():
+            serve(reader, args)
+    finally:
+        reader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The manager: starts the server (or uses the one running), the transport, the conductor
+and the GUI; supervises them; and on every exit path (normal end, Ctrl-C, SIGTERM, an
+error) stops everything it started and removes every shared-memory segment it made.
+
+If the manager itself is killed, its children get SIGTERM from the kernel (parent-death
+signal) and the resource tracker removes the rings; a server killed that way leaves
+/dev/shm/SuperColliderServer_<port>, which the next start detects and removes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from pathlib import Path
+from types import FrameType
+
+from performia.config import Config
+from performia.events.ring import create_ring, make_doorbell
+from performia.plan import PerformancePlan, RingSpec
+from performia.processes import Child, spawn
+from performia.server import synthdefs
+from performia.server.recorder import Recorder
+from performia.server.session import ServerSession
+
+log = logging.getLogger(__name__)
+
+BAND_AGENTS = ("drums", "bass", "harmony", "melody")
+RING_CAPACITY = 4096
+START_DELAY = 0.5          # seconds from "ready" to the band's first beat
+RECORDER_BUFFER = 900
+RECORDER_NODE = 900
+RESTART_LIMIT = 5
+
+
+@dataclass
+class RunOptions:
+    duration: float | None = None
+    record: Path | None = None
+    events: Path | None = None
+    input: Path | None = None
+    gui: bool = True
+
+
+@dataclass
+class Manager:
+    config: Config
+    options: RunOptions
+    session: ServerSession | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+    segments: list[shared_memory.SharedMemory] = field(default_factory=list)
+    doorbells: list[int] = field(default_factory=list)
+    recorder: Recorder | None = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    restarts: dict[str, int] = field(default_factory=dict)
+    plan: PerformancePlan | None = None
+
+    # -- run --------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signal_handlers()
+        try:
+            self._start()
+            self._supervise()
+            return 0
+        finally:
+            self.shutdown()
+
+    def _start(self) -> None:
+        synthdefs.build()
+        self.session = ServerSession(self.config)
+        client = self.session.start()
+        start_time = time.time() + START_DELAY
+        self.plan = PerformancePlan(config=self.config, start_time=start_time,
+                                    rings=self._make_rings(),
+                                    events_path=str(self.options.events or ""),
+                                    input_path=str(self.options.input or ""))
+        if self.options.record is not None:
+            self.recorder = Recorder(client, RECORDER_BUFFER, RECORDER_NODE)
+            self.recorder.start(self.options.record, at=start_time)
+        self._spawn("transport")
+        self._spawn("conductor")
+        log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
+                 time.strftime("%H:%M:%S", time.localtime(start_time)),
+                 self.config.timing.tempo, self.config.band.key, self.config.band.style)
+
+    def _make_rings(self) -> tuple[RingSpec, ...]:
+        specs = []
+        for agent in BAND_AGENTS:
+            name = f"performia_{os.getpid()}_{agent}"
+            self.segments.append(create_ring(name, RING_CAPACITY))
+            doorbell = make_doorbell()
+            self.doorbells.append(doorbell)
+            specs.append(RingSpec(agent, name, doorbell))
+        return tuple(specs)
+
+    def _spawn(self, name: str) -> None:
+        if self.plan is None:
+            raise RuntimeError("no performance plan")
+        command = [sys.executable, "-m", f"performia.{name}", self.plan.to_json()]
+        self.children[name] = spawn(name, command, pass_fds=self.doorbells)
+
+    # -- supervise ----------------------------------------------------------------
+    def _supervise(self) -> None:
+        deadline = None if self.options.duration is None else time.monotonic() + (
+            START_DELAY + self.options.duration)
+        while not self.stop_requested.wait(0.1):
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("duration reached")
+                return
+            self._check_children()
+
+    def _check_children(self) -> None:
+        if self.session is not None and self.session.supernova is not None:
+            child = self.session.supernova.child
+            if child is not None and not child.alive():
+                raise RuntimeError("supernova died: " + " | ".join(
+                    self.session.supernova.log.tail[-5:]))
+        for name, child in list(self.children.items()):
+            if child.alive():
+                continue
+            count = self.restarts.get(name, 0) + 1
+            self.restarts[name] = count
+            if count > RESTART_LIMIT:
+                raise RuntimeError(f"{name} keeps dying (exit {child.process.returncode})")
+            log.error("%s exited with %s: restarting it (%d)", name, child.process.returncode,
+                      count)
+            self._spawn(name)
+
+    # -- stop ---------------------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("%s: stopping", signal.Signals(signum).name)
+            self.stop_requested.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, request_stop)
+
+    def shutdown(self) -> None:
+        """Stop everything we started, in order; every step runs even if one fails."""
+        for name in ("conductor", "gui", "transport"):
+            child = self.children.pop(name, None)
+            if child is not None:
+                _guard(f"stop {name}", child.stop)
+        if self.recorder is not None:
+            _guard("close the recording", self.recorder.stop)
+            self.recorder = None
+        if self.session is not None:
+            _guard("stop the server", self.session.stop)
+            self.session = None
+        for shm in self.segments:
+            _guard(f"remove {shm.name}", lambda s=shm: (s.close(), s.unlink()))
+        self.segments.clear()
+        for fd in self.doorbells:
+            _guard("close a doorbell", lambda f=fd: os.close(f))
+        self.doorbells.clear()
+
+
+def _guard(what: str, action: object) -> None:
+    try:
+        action()  # type: ignore[operator]
+    except Exception:
+        log.exception("could not %s", what)

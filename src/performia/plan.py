@@ -1,0 +1,40 @@
+"""What the manager hands each child process: the validated config and the shared resources
+(ring names and their doorbell fds, the song's start time). Passed as one JSON argument."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from performia.config import Config, config_from_dict
+
+
+@dataclass(frozen=True)
+class RingSpec:
+    agent: str
+    shm_name: str
+    doorbell: int
+
+
+@dataclass(frozen=True)
+class PerformancePlan:
+    config: Config
+    start_time: float                      # Unix time of beat 0 (= t 0 of --record/--events)
+    rings: tuple[RingSpec, ...] = ()
+    state_name: str = ""                   # shared-memory name of the state snapshot
+    events_path: str = ""                  # --events FILE ("" = none)
+    input_path: str = ""                   # --input take ("" = live input / rehearsal take)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> PerformancePlan:
+        data = json.loads(text)
+        data["config"] = config_from_dict(data["config"])
+        data["rings"] = tuple(RingSpec(**r) for r in data["rings"])
+        return cls(**data)

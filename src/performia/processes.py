@@ -1,0 +1,138 @@
+"""Child processes that cannot outlive us: own process group, parent-death signal, and a
+stop that escalates from a polite request to SIGTERM to SIGKILL of the whole group."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+STARTED: list[int] = []   # every PID this process started (tests check none outlives them)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: SIGTERM it when the parent dies."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """A started child process, known by its PID and process group."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    on_line: Callable[[str], None] | None = None
+    _reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 3.0, polite: Callable[[], None] | None = None) -> int | None:
+        """Stop the child and its group: `polite()` first (e.g. /quit), then SIGTERM, SIGKILL."""
+        if polite is not None and self.alive():
+            try:
+                polite()
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s (pid %d) did not stop when asked; terminating", self.name, self.pid)
+            except OSError as error:
+                log.warning("could not ask %s to stop: %s", self.name, error)
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+            if not self.alive():
+                break
+            self._signal_group(sig)
+            try:
+                self.process.wait(wait)
+            except subprocess.TimeoutExpired:
+                log.warning("%s (pid %d) ignored %s", self.name, self.pid, sig.name)
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
+        return self.process.returncode
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.pid, sig)  # the child leads its own group: only our processes
+        except ProcessLookupError:
+            pass
+
+
+def spawn(name: str, command: Sequence[str], *, env: dict[str, str] | None = None,
+          on_line: Callable[[str], None] | None = None, pass_fds: Sequence[int] = (),
+          cwd: str | None = None) -> Child:
+    """Start `command` in a new process group that dies with us; feed its output to `on_line`."""
+    log.debug("starting %s: %s", name, " ".join(command))
+    process = subprocess.Popen(
+        list(command), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if on_line else None,
+        stderr=subprocess.STDOUT if on_line else None,
+        env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+        pass_fds=tuple(pass_fds),
+    )
+    STARTED.append(process.pid)
+    child = Child(name, process, on_line)
+    if on_line is not None:
+        child._reader = threading.Thread(target=_read_lines, args=(process, on_line),
+                                         name=f"{name}-stdout", daemon=True)
+        child._reader.start()
+    return child
+
+
+def _read_lines(process: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+    if process.stdout is None:
+        return
+    for raw in process.stdout:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            try:
+                on_line(line)
+            except Exception:
+                log.exception("handling a line of output failed: %r", line)
+    process.stdout.close()
+
+
+def set_realtime(priority: int, what: str) -> bool:
+    """SCHED_FIFO for this process; a clear warning and False where not permitted."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except PermissionError:
+        log.warning("%s: real-time scheduling (SCHED_FIFO %d) not permitted; running at normal "
+                    "priority, timing may suffer under load. Fix: run as a user in the 'audio' "
+                    "group with rtprio in /etc/security/limits.d/audio.conf", what, priority)
+        return False
+    except OSError as error:
+        log.warning("%s: could not set SCHED_FIFO %d: %s", what, priority, error)
+        return False
+    log.info("%s: SCHED_FIFO priority %d", what, priority)
+    return True
+
+
+def set_low_priority(what: str, niceness: int = 10) -> None:
+    """Normal scheduling at a lower priority (nice), for work that must never disturb audio."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.nice(niceness)
+    except OSError as error:
+        log.warning("%s: could not lower priority: %s", what, error)
+
+
+def realtime_permitted() -> bool:
+    """Whether this user may use SCHED_FIFO (root, or a non-zero RLIMIT_RTPRIO)."""
+    import resource
+
+    if os.geteuid() == 0:
+        return True
+    soft, _hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    return soft == resource.RLIM_INFINITY or soft > 0

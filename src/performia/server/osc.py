@@ -1,0 +1,176 @@
+"""OSC over UDP to the server: messages, timetagged bundles, and replies waited for by address."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+
+log = logging.getLogger(__name__)
+
+OscArg = int | float | str | bytes
+Message = tuple[str, Sequence[OscArg]]
+Handler = Callable[[str, list[Any]], None]
+
+NTP_EPOCH_OFFSET = 2208988800   # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+_INT = struct.Struct(">i")
+_FLOAT = struct.Struct(">f")
+_TIMETAG = struct.Struct(">II")
+
+
+class OscTimeout(TimeoutError):
+    """The server did not answer in time."""
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (4 - len(data) % 4)
+
+
+def _osc_string(text: str) -> bytes:
+    return _pad(text.encode("utf-8"))
+
+
+def encode_message(address: str, args: Iterable[OscArg] = ()) -> bytes:
+    """One OSC message (int32 'i', float32 'f', string 's', blob 'b')."""
+    tags = [","]
+    payload = []
+    for arg in args:
+        if isinstance(arg, bool) or not isinstance(arg, int | float | str | bytes):
+            raise TypeError(f"OSC argument {arg!r} for {address} must be int, float, str or "
+                            "bytes")
+        if isinstance(arg, int):
+            tags.append("i")
+            payload.append(_INT.pack(arg))
+        elif isinstance(arg, float):
+            tags.append("f")
+            payload.append(_FLOAT.pack(arg))
+        elif isinstance(arg, str):
+            tags.append("s")
+            payload.append(_osc_string(arg))
+        else:
+            tags.append("b")
+            payload.append(_INT.pack(len(arg)) + arg + b"\0" * (-len(arg) % 4))
+    return _osc_string(address) + _osc_string("".join(tags)) + b"".join(payload)
+
+
+def timetag(time: float | None) -> bytes:
+    """NTP timetag for Unix seconds `time`; None means 'immediately' (1)."""
+    if time is None:
+        return _TIMETAG.pack(0, 1)
+    seconds = int(time)
+    fraction = int((time - seconds) * 4294967296.0)
+    return _TIMETAG.pack(seconds + NTP_EPOCH_OFFSET, min(fraction, 0xFFFFFFFF))
+
+
+def encode_bundle(time: float | None, messages: Iterable[Message]) -> bytes:
+    """A bundle timetagged at `time` (Unix seconds), or immediately when `time` is None."""
+    parts = [b"#bundle\0", timetag(time)]
+    for address, args in messages:
+        element = encode_message(address, args)
+        parts.append(_INT.pack(len(element)))
+        parts.append(element)
+    return b"".join(parts)
+
+
+def decode(datagram: bytes) -> list[tuple[str, list[Any]]]:
+    """All messages in a datagram (bundles flattened)."""
+    if OscBundle.dgram_is_bundle(datagram):
+        out: list[tuple[str, list[Any]]] = []
+        for content in OscBundle(datagram):
+            if isinstance(content, OscBundle):
+                out += decode(content.dgram)
+            else:
+                out.append((content.address, list(content.params)))
+        return out
+    message = OscMessage(datagram)
+    return [(message.address, list(message.params))]
+
+
+class OscClient:
+    """A UDP socket talking to one server; a thread receives replies and dispatches them."""
+
+    def __init__(self, host: str, port: int, name: str = "osc") -> None:
+        self.target = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self._handlers: dict[str, list[Handler]] = {}
+        self._waiters: list[tuple[str, Callable[[list[Any]], bool], queue.Queue[list[Any]]]] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name=f"{name}-receive", daemon=True)
+        self._thread.start()
+
+    # -- sending ------------------------------------------------------------
+    def send(self, address: str, *args: OscArg) -> None:
+        self.sock.sendto(encode_message(address, args), self.target)
+
+    def send_raw(self, datagram: bytes) -> None:
+        self.sock.sendto(datagram, self.target)
+
+    def send_bundle(self, time: float | None, messages: Iterable[Message]) -> None:
+        self.sock.sendto(encode_bundle(time, messages), self.target)
+
+    def request(self, address: str, *args: OscArg, reply: str = "/done",
+                match: Callable[[list[Any]], bool] | None = None,
+                timeout: float = 5.0) -> list[Any]:
+        """Send a message and wait for the reply with address `reply` (and `match(args)`)."""
+        inbox: queue.Queue[list[Any]] = queue.Queue()
+        waiter = (reply, match or (lambda _args: True), inbox)
+        with self._lock:
+            self._waiters.append(waiter)
+        try:
+            self.send(address, *args)
+            return inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise OscTimeout(f"no {reply} from {self.target[0]}:{self.target[1]} for {address} "
+                             f"within {timeout:.1f} s") from None
+        finally:
+            with self._lock:
+                self._waiters.remove(waiter)
+
+    # -- receiving ----------------------------------------------------------
+    def on(self, address: str, handler: Handler) -> None:
+        with self._lock:
+            self._handlers.setdefault(address, []).append(handler)
+
+    def _receive(self) -> None:
+        while not self._closed.is_set():
+            try:
+                datagram = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                messages = decode(datagram)
+            except Exception:
+                log.warning("malformed OSC from the server ignored (%d bytes)", len(datagram))
+                continue
+            for address, args in messages:
+                self._dispatch(address, args)
+
+    def _dispatch(self, address: str, args: list[Any]) -> None:
+        with self._lock:
+            handlers = list(self._handlers.get(address, ()))
+            waiters = [w for w in self._waiters if w[0] == address]
+        for reply, match, inbox in waiters:
+            if match(args):
+                inbox.put(args)
+        for handler in handlers:
+            try:
+                handler(address, args)
+            except Exception:
+                log.exception("OSC handler for %s failed", address)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=1.0)
+        self.sock.close()

@@ -1,0 +1,129 @@
+"""The supernova process: boot (ready when stdout says so), its log, a clean quit.
+
+supernova never answers a failed command with /fail: its errors exist only on stdout,
+so every line is read and errors become log warnings (and are counted)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from performia.processes import Child, spawn
+from performia.server.jack import jack_env
+from performia.server.options import ServerOptions
+from performia.server.osc import OscClient, OscTimeout
+
+log = logging.getLogger(__name__)
+
+SHM_DIR = Path("/dev/shm")
+_ERROR = re.compile(r"error|failure|exception|not found|could not|cannot|unable", re.IGNORECASE)
+_LATE = re.compile(r"^late\b", re.IGNORECASE)
+
+
+class ServerError(RuntimeError):
+    """supernova failed to boot or to answer."""
+
+
+@dataclass
+class ServerLog:
+    """What supernova printed: counts of errors and late bundles, the last lines."""
+
+    errors: int = 0
+    late: int = 0
+    xruns: int = 0
+    ready: threading.Event = field(default_factory=threading.Event)
+    tail: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> None:
+        self.tail = (self.tail + [line])[-50:]
+        if "Supernova ready" in line:
+            self.ready.set()
+            log.info("supernova: %s", line)
+        elif _LATE.search(line):
+            self.late += 1
+            log.debug("supernova: %s", line)
+        elif "xrun" in line.lower():
+            self.xruns += 1
+            log.debug("supernova: %s", line)
+        elif _ERROR.search(line):
+            self.errors += 1
+            log.warning("supernova: %s", line)
+        else:
+            log.debug("supernova: %s", line)
+
+
+def server_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True if a server at host:port answers /status."""
+    client = OscClient(host, port, name="probe")
+    try:
+        client.request("/status", reply="/status.reply", timeout=timeout)
+        return True
+    except OscTimeout:
+        return False
+    finally:
+        client.close()
+
+
+def clear_stale_shm(options: ServerOptions) -> bool:
+    """Remove /dev/shm/SuperColliderServer_<port> left by a crashed server (none answers)."""
+    path = SHM_DIR / options.shm_name
+    if not path.exists() or server_answers("127.0.0.1", options.port):
+        return False
+    log.warning("found %s from an earlier server that no longer answers on port %d: removing it",
+                path, options.port)
+    path.unlink(missing_ok=True)
+    return True
+
+
+class Supernova:
+    """A supernova we started: `boot()`, then `quit()`."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.log = ServerLog()
+        self.child: Child | None = None
+
+    def boot(self) -> None:
+        if shutil.which(self.options.executable) is None:
+            raise ServerError(f"{self.options.executable} not found: install it with "
+                              "'sudo apt-get install supercollider-supernova'")
+        if server_answers("127.0.0.1", self.options.port):
+            raise ServerError(f"port {self.options.port} already has a server answering")
+        clear_stale_shm(self.options)
+        self.child = spawn("supernova", self.options.command(),
+                           env=jack_env(self.options.jack_server), on_line=self.log.feed)
+        deadline = time.monotonic() + self.options.boot_timeout
+        while not self.log.ready.wait(0.05):
+            if not self.child.alive():
+                raise ServerError("supernova exited while booting: " + " | ".join(self.log.tail))
+            if time.monotonic() > deadline:
+                self.child.stop()
+                raise ServerError(f"supernova not ready within {self.options.boot_timeout:.0f} s"
+                                  ": " + " | ".join(self.log.tail[-5:]))
+        log.info("supernova booted (pid %d): %s", self.child.pid, " ".join(self.options.command()))
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child else None
+
+    def quit(self, client: OscClient | None = None) -> None:
+        """/quit (which also removes the server's shared memory), then signals if needed."""
+        if self.child is None:
+            return
+        own = client or OscClient("127.0.0.1", self.options.port, name="quit")
+
+        def ask() -> None:
+            own.send("/quit")
+
+        try:
+            self.child.stop(timeout=3.0, polite=ask)
+        finally:
+            if client is None:
+                own.close()
+        clear_stale_shm(self.options)
+        self.child = None

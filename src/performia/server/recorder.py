@@ -1,0 +1,62 @@
+"""Recording on the server: DiskOut writes a stereo (or stem) WAV from its own thread.
+
+The file is complete after `stop()`: the recorder synth is freed first, then /b_close writes
+the header. The manager calls `stop()` on every exit path, Ctrl-C included."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from performia.server.osc import OscClient
+from performia.server.tree import ADD_TO_TAIL, INSTRUMENT_BUSES, MASTER, sync
+
+log = logging.getLogger(__name__)
+
+DISK_BUFFER_FRAMES = 65536
+
+
+class Recorder:
+    """One DiskOut recording: `start(path)`, `stop()`."""
+
+    def __init__(self, client: OscClient, buffer: int, node: int, *, stems: bool = False) -> None:
+        self.client = client
+        self.buffer = buffer
+        self.node = node
+        self.stems = stems
+        self.path: Path | None = None
+        self.start_time: float | None = None
+
+    @property
+    def channels(self) -> int:
+        return 12 if self.stems else 2
+
+    def start(self, path: Path | str, at: float | None = None) -> None:
+        """Open `path` and start writing at server time `at` (Unix seconds; None = now)."""
+        target = Path(path).resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        c = self.client
+        c.request("/b_alloc", self.buffer, DISK_BUFFER_FRAMES, self.channels,
+                  match=lambda a: a[:2] == ["/b_alloc", self.buffer])
+        c.request("/b_write", self.buffer, str(target), "wav", "float", 0, 0, 1,
+                  match=lambda a: a[:2] == ["/b_write", self.buffer])
+        args: list[str | int] = ["buf", self.buffer]
+        if self.stems:
+            for name, bus in INSTRUMENT_BUSES.items():
+                args += [name, bus]
+        synthdef = "stemrecorder" if self.stems else "recorder"
+        c.send_bundle(at, [("/s_new", [synthdef, self.node, ADD_TO_TAIL, MASTER, *args])])
+        self.path, self.start_time = target, at
+        log.info("recording %s to %s", "stems and master" if self.stems else "the master", target)
+
+    def stop(self) -> None:
+        """Stop writing and close the file (its header is written now)."""
+        if self.path is None:
+            return
+        c = self.client
+        c.send("/n_free", self.node)
+        sync(c)
+        c.request("/b_close", self.buffer, match=lambda a: a[:2] == ["/b_close", self.buffer])
+        c.request("/b_free", self.buffer, match=lambda a: a[:2] == ["/b_free", self.buffer])
+        log.info("recording complete: %s", self.path)
+        self.path = None

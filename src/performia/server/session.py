@@ -1,0 +1,121 @@
+"""A supernova ready for the band: found or started (with JACK when none runs), the node
+tree built and checked, the SynthDefs loaded. `stop()` ends only what it started."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from performia.config import Config
+from performia.processes import Child
+from performia.server import synthdefs
+from performia.server.jack import (
+    connect_ports,
+    jack_period,
+    jack_running,
+    plan_jack,
+    start_jack,
+)
+from performia.server.options import ServerOptions
+from performia.server.osc import OscClient
+from performia.server.process import Supernova, server_answers
+from performia.server.tree import build_tree, check_tree, free_tree, query_tree, sync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """/status.reply: the server's load and node counts."""
+
+    ugens: int
+    synths: int
+    groups: int
+    synthdefs: int
+    cpu_avg: float
+    cpu_peak: float
+    sample_rate: float
+
+    @classmethod
+    def from_reply(cls, args: list[Any]) -> ServerStatus:
+        return cls(ugens=int(args[1]), synths=int(args[2]), groups=int(args[3]),
+                   synthdefs=int(args[4]), cpu_avg=float(args[5]), cpu_peak=float(args[6]),
+                   sample_rate=float(args[8]))
+
+
+class ServerSession:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.jack: Child | None = None
+        self.supernova: Supernova | None = None
+        self.client: OscClient | None = None
+        self.options = ServerOptions.from_config(config)
+
+    @property
+    def owns_server(self) -> bool:
+        return self.supernova is not None
+
+    def start(self) -> OscClient:
+        port = self.config.server.port
+        if server_answers("127.0.0.1", port):
+            log.info("using the supernova already answering on port %d", port)
+        else:
+            self._start_server()
+        self.client = OscClient("127.0.0.1", port, name="server")
+        self.client.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
+        names = synthdefs.load(self.client)
+        log.info("loaded %d SynthDefs", len(names))
+        if not self.owns_server:
+            free_tree(self.client)
+        build_tree(self.client)
+        tree = query_tree(self.client)
+        problems = check_tree(tree)
+        if problems:
+            raise RuntimeError("node tree is wrong: " + "; ".join(problems))
+        log.info("node tree:\n%s", tree.describe())
+        return self.client
+
+    def _start_server(self) -> None:
+        jack_name = self.config.jack.server_name
+        if not jack_running(jack_name):
+            plan = plan_jack(self.config)
+            self.jack = start_jack(plan)
+            period = plan.period
+        else:
+            period = jack_period(jack_name) or self.config.jack.period
+            log.info("using the JACK server already running (period %d)", period)
+        self.options = ServerOptions.from_config(self.config, hardware_buffer_size=period)
+        self.supernova = Supernova(self.options)
+        self.supernova.boot()
+        connect_ports(jack_name, self.options.jack_client, self.options.outputs,
+                      self.options.inputs, self.config.jack.connect_outputs,
+                      self.config.jack.connect_inputs)
+
+    def status(self, timeout: float = 2.0) -> ServerStatus:
+        if self.client is None:
+            raise RuntimeError("server session not started")
+        return ServerStatus.from_reply(self.client.request("/status", reply="/status.reply",
+                                                           timeout=timeout))
+
+    def sync(self) -> None:
+        if self.client is not None:
+            sync(self.client)
+
+    def stop(self) -> None:
+        """Free our nodes; quit the server and JACK only if we started them."""
+        try:
+            if self.client is not None and not self.owns_server:
+                free_tree(self.client)
+        except Exception:
+            log.exception("could not free the node tree")
+        if self.supernova is not None:
+            self.supernova.quit(self.client)
+            self.supernova = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.jack is not None:
+            self.jack.stop()
+            log.info("JACK stopped")
+            self.jack = None

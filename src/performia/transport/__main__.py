@@ -1,0 +1,65 @@
+"""The transport process (high priority): rings + OSC fallback → dispatcher → supernova.
+
+Run by the manager as `python -m performia.transport '<plan json>'`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from performia.events.note import NoteEvent
+from performia.events.ring import RingReader, attach
+from performia.plan import PerformancePlan
+from performia.processes import set_realtime
+from performia.transport.dispatcher import Dispatcher, Source
+from performia.transport.event_log import EventLog
+from performia.transport.osc_input import OscInput
+
+log = logging.getLogger("performia.transport")
+
+TRANSPORT_PRIORITY = 62
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s transport: %(message)s")
+    plan = PerformancePlan.from_json(args[0])
+    config = plan.config
+    set_realtime(TRANSPORT_PRIORITY, "transport")
+    event_log = EventLog(plan.events_path, plan.start_time) if plan.events_path else None
+    dispatcher = Dispatcher(("127.0.0.1", config.server.port),
+                            sink=event_log.add if event_log else None)
+    for ring in plan.rings:
+        dispatcher.add_ring(ring.agent, RingReader(attach(ring.shm_name), ring.doorbell))
+    fallback_sources: dict[int, Source] = {}
+
+    def from_osc(event: NoteEvent) -> None:
+        source = fallback_sources.get(event.agent)
+        if source is None:
+            source = fallback_sources[event.agent] = dispatcher.add_source(
+                f"osc:{event.agent_name}")
+        dispatcher.send(event, source)
+
+    osc_input = OscInput(config.osc.host, config.osc.event_port, from_osc,
+                         latency=config.timing.latency_ms / 1000.0)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: dispatcher.stop())
+    log.info("dispatching %d rings; OSC fallback on %s:%d", len(plan.rings), config.osc.host,
+             config.osc.event_port)
+    try:
+        dispatcher.run(extra_fds={osc_input.fileno(): osc_input.handle_ready})
+    finally:
+        osc_input.close()
+        dispatcher.close()
+        if event_log is not None:
+            event_log.close()
+    log.info("sent %d events (%d reactive), %d released early, %d bad",
+             dispatcher.stats.sent, dispatcher.stats.reactive, dispatcher.stats.released_early,
+             dispatcher.stats.bad_events)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

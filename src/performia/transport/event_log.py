@@ -1,0 +1,52 @@
+"""`--events FILE`: one JSON object per line for every note played (a public contract,
+docs/EVENTS.md). `t` is seconds from the song's start (sample 0 of `--record`). Lines are
+written by a background thread so the dispatcher never waits on the disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from performia.events.note import VOICE_AGENT, NoteEvent
+
+log = logging.getLogger(__name__)
+
+
+def note_record(event: NoteEvent, start_time: float) -> dict[str, Any]:
+    agent = event.agent_name
+    if agent == "test":
+        agent = VOICE_AGENT.get(event.voice_name, agent)
+    return {"t": round(event.time - start_time, 6), "agent": agent, "voice": event.voice_name,
+            "midi": event.pitch, "vel": round(event.velocity, 4),
+            "dur": round(event.duration, 6)}
+
+
+class EventLog:
+    def __init__(self, path: str | Path, start_time: float) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.start_time = start_time
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._stream = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        self._thread = threading.Thread(target=self._write, name="event-log", daemon=True)
+        self._thread.start()
+
+    def add(self, event: NoteEvent) -> None:
+        self._queue.put(note_record(event, self.start_time))
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        self._queue.put(record)
+
+    def _write(self) -> None:
+        while (record := self._queue.get()) is not None:
+            self._stream.write(json.dumps(record) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5.0)
+        self._stream.close()
