@@ -348,7 +348,7 @@
       return { y: h - (row + 1) * rh + rh * 0.15, rh: rh * 0.7 };
     }
     const span = Math.max(1, lane.hi - lane.lo);
-    const rh = Math.max(3, (h / span) * 0.9);
+    const rh = Math.max(7 * (window.devicePixelRatio || 1), (h / span) * 0.85);
     return { y: h - ((note.midi - lane.lo + 0.5) / span) * h - rh / 2, rh };
   }
 
@@ -358,7 +358,7 @@
     if (lane.agent !== "drums") pitchRange(lane, visible);
     for (const n of visible) {
       const x = ((n.t - t0) / span) * w;
-      const width = Math.max(6 * dpr, ((n.dur || 0) / span) * w);
+      const width = Math.max(10 * dpr, ((n.dur || 0) / span) * w);
       const { y, rh } = noteRow(lane, n, h);
       const sounding = n.t <= now && now <= n.t + Math.max(n.dur || 0, 0.12);
       ctx.globalAlpha = 0.35 + 0.65 * Math.max(0, Math.min(1, n.vel ?? 0.8));
@@ -372,7 +372,7 @@
 
   function drawDrumRowNames(ctx, lane, w, h, dpr) {
     ctx.fillStyle = "rgba(238,243,248,0.45)";
-    ctx.font = `${Math.round(11 * dpr)}px "DejaVu Sans", sans-serif`;
+    ctx.font = `${Math.round(13 * dpr)}px "DejaVu Sans", sans-serif`;
     ctx.textAlign = "right";
     DRUM_ROWS.forEach((name, row) => {
       const { y, rh } = noteRow(lane, { voice: name }, h);
@@ -419,6 +419,7 @@
       const { w, h, dpr } = fitCanvas(lane.canvas);
       const ctx = lane.canvas.getContext("2d");
       ctx.clearRect(0, 0, w, h);
+      if (!state.version) continue;            // nothing published yet: empty lanes
       drawGrid(ctx, state, t0, span, w, h);
       if (lane.agent === "input") drawInputLane(ctx, lane, state, t0, span, w, h, dpr);
       else drawNotes(ctx, lane, ((state.agents || {})[lane.agent] || {}).notes || [], now, t0, span, w, h, dpr);

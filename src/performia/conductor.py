@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     conductor.start()
     stop.wait()
     conductor.clock.stop()
+    for writer in conductor.writers.values():
+        writer.close()
+        writer.shm.close()
     return 0
 
 

@@ -83,7 +83,7 @@ def check_midi(config: Config) -> Finding:
         import mido
         api = "LINUX_ALSA" if Path("/dev/snd/seq").exists() else "UNIX_JACK"
         mido.set_backend(f"mido.backends.rtmidi/{api}", load=True)
-        names = mido.get_input_names()  # type: ignore[attr-defined]
+        names = mido.get_input_names()
     except Exception as error:  # the backend itself may be unusable here
         return Finding(False, "MIDI input", f"cannot list ports: {error}",
                        "sudo apt-get install libasound2 libjack-jackd2-0", essential=False)

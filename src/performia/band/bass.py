@@ -69,6 +69,7 @@ class BassAgent(Musician):
         self._bar = -1
         self._approach_this_bar = False
         self._last_pitch = HOME
+        self._walk_direction = 1
 
     def step(self, step: Step) -> list[NoteEvent]:
         kicks = self._kick_times(step) if self.style.bass.lock_to_kick else []
@@ -89,6 +90,11 @@ class BassAgent(Musician):
     def _start_bar(self, step: Step, bar: int) -> None:
         self._bar = bar
         self._approach_this_bar = step.rng.random() < self.style.bass.approach_probability
+        if self.style.bass.walking:
+            root = bass_root(step.harmony.chord_at_bar(bar))
+            target = bass_root(step.harmony.chord_at_bar(bar + 1))
+            toward = 1 if target >= root else -1
+            self._walk_direction = toward if abs(target - root) >= 5 else -toward
 
     def _note_on(self, step: Step, sixteenth: int, kicks: list[float]) -> NoteEvent | None:
         bar, position = bar_and_position(sixteenth, step.beats_per_bar)
@@ -140,21 +146,21 @@ class BassAgent(Musician):
         return root
 
     def _walking_tone(self, step: Step, chord: Chord, bar: int, position: int) -> int:
-        """A walking-bass chord tone heading for the next bar's root by the nearest chord
-        tones; on the last beat one next to that root, so the line steps into it."""
+        """A walking line: from the root it walks one way through the chord tones, and on
+        the last beat it takes a chord tone close to the next root (without leaping)."""
         target = bass_root(step.harmony.chord_at_bar(bar + 1))
         tones = [m for m in chord_tones_in_register(chord) if m not in (self._last_pitch, target)]
+        last = self._last_pitch
         if position == sixteenths_per_bar(step.beats_per_bar) - 4:
-            return min(tones, key=lambda m: (abs(m - target), m))
-        heading = 1 if target >= self._last_pitch else -1
-        if step.rng.random() < 0.25:
-            heading = -heading          # a turn now and then keeps the line singing
-        ahead = [m for m in tones if (m - self._last_pitch) * heading > 0] or tones
-        return min(ahead, key=lambda m: (abs(m - self._last_pitch), m))
+            return min(tones, key=lambda m: (abs(m - target) + 0.75 * abs(m - last), m))
+        ahead = [m for m in tones if (m - last) * self._walk_direction > 0] or tones
+        return min(ahead, key=lambda m: (abs(m - last), m))
 
     def _approach(self, step: Step, bar: int) -> int:
         target = bass_root(step.harmony.chord_at_bar(bar + 1))
-        return step.rng.choice(approach_candidates(target, step.harmony.key))
+        candidates = approach_candidates(target, step.harmony.key)
+        fresh = [m for m in candidates if m != self._last_pitch] or candidates
+        return step.rng.choice(fresh)
 
     def _slot_beats(self, step: Step, position: int) -> float:
         """Beats until the next place the bass expects to play (or the bar line)."""

@@ -78,12 +78,14 @@ class _RingView:
                             f"{RECORD_SIZE}-byte records)")
         self.capacity: int = capacity
         self.mask = capacity - 1
-        self.words = buf[:RECORDS_OFFSET].cast("Q")
+        self._head = buf[:RECORDS_OFFSET]
+        self.words = self._head.cast("Q")
         self.records = buf[RECORDS_OFFSET:RECORDS_OFFSET + capacity * RECORD_SIZE]
 
     def release(self) -> None:
-        self.words.release()
-        self.records.release()
+        """Drop our views so the segment can be closed."""
+        for view in (self.words, self._head, self.records):
+            view.release()
 
     @property
     def written(self) -> int:
@@ -125,6 +127,7 @@ class RingWriter:
 
     def __init__(self, shm: shared_memory.SharedMemory, doorbell: int | None = None) -> None:
         self._view = _RingView(shm)
+        self.shm = shm
         self.doorbell = doorbell
         self._sequence = 0
         self._view.words[WRITER_PID_SLOT] = os.getpid()
@@ -178,6 +181,7 @@ class RingWriter:
             os.eventfd_write(self.doorbell, 1)
 
     def close(self) -> None:
+        """Release our views; whoever attached the segment closes it afterwards."""
         self._view.release()
 
 
@@ -186,6 +190,7 @@ class RingReader:
 
     def __init__(self, shm: shared_memory.SharedMemory, doorbell: int | None = None) -> None:
         self._view = _RingView(shm)
+        self.shm = shm
         self.doorbell = doorbell
 
     @property
@@ -223,6 +228,7 @@ class RingReader:
                 pass
 
     def close(self) -> None:
+        """Release our views; whoever attached the segment closes it afterwards."""
         self._view.release()
 
 

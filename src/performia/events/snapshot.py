@@ -132,12 +132,16 @@ class StateWriter:
                         "the JSON check", platform.machine())
         self.name = name
         self._shm = _create_segment(name, size)
+        buf = self._shm.buf
+        if buf is None:
+            raise RuntimeError(f"snapshot segment {name!r} is not mapped")
+        self._buf: memoryview = buf
         self._capacity = size - HEADER_SIZE
-        self._words = self._shm.buf[:32].cast("Q")
+        self._words = buf[:32].cast("Q")
         self._sequence = 0
         self._lock = threading.Lock()
         self._closed = False
-        _LAYOUT.pack_into(self._shm.buf, 32, LAYOUT_VERSION, HEADER_SIZE)
+        _LAYOUT.pack_into(buf, 32, LAYOUT_VERSION, HEADER_SIZE)
         self._words[_CAPACITY] = self._capacity
         self._words[_MAGIC_INDEX] = _MAGIC_WORD   # last: readers now trust the header
 
@@ -172,7 +176,7 @@ class StateWriter:
         words, end = self._words, HEADER_SIZE + len(payload)
         self._sequence += 1
         words[_SEQ] = self._sequence            # odd: writing
-        self._shm.buf[HEADER_SIZE:end] = payload
+        self._buf[HEADER_SIZE:end] = payload
         words[_LENGTH] = len(payload)
         self._sequence += 1
         words[_SEQ] = self._sequence            # even: stable
@@ -184,6 +188,7 @@ class StateWriter:
                 return
             self._closed = True
             self._words.release()
+            del self._buf
             self._shm.close()
 
     def unlink(self) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -79,7 +80,7 @@ class Client:
         self.sent = 0
         self.missed = 0
         self.dropped = False
-        self._sender: asyncio.Task[None] | None = None
+        self._scope: anyio.CancelScope | None = None
 
     def offer(self, message: str) -> None:
         """Queue `message` without ever waiting: the oldest queued frame makes room."""
@@ -94,21 +95,22 @@ class Client:
     def drop(self) -> None:
         """Stop sending to this client; `serve` then closes the connection."""
         self.dropped = True
-        if self._sender is not None:
-            self._sender.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def serve(self) -> None:
         """Send until the client disconnects or is dropped; incoming messages are ignored."""
-        self._sender = asyncio.create_task(self._send_frames())
-        receiver = asyncio.create_task(self._ignore_incoming())
-        tasks = (self._sender, receiver)
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            for result in await asyncio.gather(*tasks, return_exceptions=True):
-                _log_task_error(result)
+            async with anyio.create_task_group() as group:
+                self._scope = group.cancel_scope
+                if self.dropped:
+                    group.cancel_scope.cancel()
+                group.start_soon(self._send_frames)
+                group.start_soon(self._ignore_incoming, group.cancel_scope)
+        except* WebSocketDisconnect:
+            pass                          # the client went away: the normal ending
+        except* Exception as group:       # e.g. the connection reset mid-send
+            log.info("GUI client ended: %r", group.exceptions)
         if self.dropped:
             await self._close()
 
@@ -119,10 +121,11 @@ class Client:
             self.sent += 1
             self.last_progress = time.monotonic()
 
-    async def _ignore_incoming(self) -> None:
+    async def _ignore_incoming(self, scope: anyio.CancelScope) -> None:
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
+                scope.cancel()
                 return
 
     async def _close(self) -> None:
@@ -130,14 +133,6 @@ class Client:
             await asyncio.wait_for(self.websocket.close(code=1013), CLOSE_TIMEOUT_S)
         except (TimeoutError, RuntimeError, OSError) as error:
             log.info("closing a dropped GUI client: %r", error)
-
-
-def _log_task_error(result: object) -> None:
-    """Log a client task's failure; a disconnect or cancellation is the normal ending."""
-    if result is None or isinstance(result, asyncio.CancelledError | WebSocketDisconnect):
-        return
-    if isinstance(result, BaseException):
-        log.info("GUI client ended: %r", result)
 
 
 class Broadcaster:

@@ -2,8 +2,10 @@
 
 Each frame is normalised, compressed, and averaged into a running chroma whose time constant
 is `smoothing` seconds. The running chroma is compared (cosine) with one template per chord;
-a template sums the first harmonics of every chord tone (a plucked string's octave, twelfth
-and double octave land in the chroma too) and gives the root extra weight. A new chord must
+a template sums one note's chroma for every chord tone, the root weighted more. One note's
+chroma (`note_profile`) holds its first six harmonics (a string's twelfth and major 17th land
+on the fifth and third above) and the leakage of the analysis' FFT into the neighbouring
+semitones (Chromagram on an 8192-point FFT from C2: see docs/LISTENING.md). A new chord must
 win `hold` frames in a row, by `margin` over the chord now held, before it is reported; below
 the `silence` level nothing changes (the last chord is kept when the guitar stops).
 """
@@ -23,37 +25,47 @@ Vector = npt.NDArray[np.float64]
 DEFAULT_QUALITIES = ("maj", "min", "7", "min7", "maj7")
 HARMONIC_DECAY = 0.6                       # weight of harmonic h is HARMONIC_DECAY ** (h - 1)
 HARMONICS = 6                              # 1..6: pitch classes +0, +0, +7, +0, +4, +7
+LEAKAGE = 0.05                             # share of a note's chroma in each neighbour bin
 
 
 @dataclass(frozen=True)
 class ChordSettings:
     qualities: tuple[str, ...] = DEFAULT_QUALITIES
-    smoothing: float = 0.12                # s, time constant of the running chroma
+    smoothing: float = 0.06                # s, time constant of the running chroma
     hold: int = 2                          # frames a new chord must win in a row
     margin: float = 0.01                   # cosine it must win by over the chord now held
     silence: float = 0.005                 # input level (amplitude 0..1) below which: no chord
     root_weight: float = 1.4               # the root's weight in a template (other tones: 1)
     compression: float = 0.5               # chroma ** compression before matching
-    seventh_bias: float = -0.01            # added to 7th chords' scores: triads win close calls
+    seventh_bias: float = 0.0              # added to 7th chords' scores (< 0: triads win ties)
+    profile: tuple[float, ...] | None = None   # one note's chroma, pitch class 0 first;
+                                               # None: note_profile()
 
     def __post_init__(self) -> None:
         if not self.qualities:
             raise ValueError("ChordSettings.qualities: at least one chord quality")
         if self.smoothing < 0 or self.hold < 1:
             raise ValueError("ChordSettings: smoothing must be >= 0 and hold >= 1")
+        if self.profile is not None and len(self.profile) != 12:
+            raise ValueError("ChordSettings.profile: 12 values, pitch class 0 first")
 
 
-def note_profile() -> Vector:
-    """The chroma of one plucked note at pitch class 0 (its first harmonics)."""
+def note_profile(leakage: float = LEAKAGE) -> Vector:
+    """The chroma of one plucked note at pitch class 0: its harmonics and FFT leakage."""
     profile = np.zeros(12)
     for h in range(1, HARMONICS + 1):
         profile[round(12 * np.log2(h)) % 12] += HARMONIC_DECAY ** (h - 1)
+    profile /= profile[0]
+    profile[1] += leakage
+    profile[11] += leakage
     return profile
 
 
-def chord_templates(qualities: Sequence[str], root_weight: float) -> tuple[list[Chord], Vector]:
+def chord_templates(qualities: Sequence[str], root_weight: float,
+                    profile: Sequence[float] | None = None,
+                    compression: float = 1.0) -> tuple[list[Chord], Vector]:
     """Every chord of `qualities` on all 12 roots, and their unit-length templates (rows)."""
-    note = note_profile()
+    note = note_profile() if profile is None else np.asarray(profile, dtype=np.float64)
     chords: list[Chord] = []
     rows: list[Vector] = []
     for quality in qualities:
@@ -63,6 +75,7 @@ def chord_templates(qualities: Sequence[str], root_weight: float) -> tuple[list[
             for interval in chord.intervals:
                 weight = root_weight if interval == 0 else 1.0
                 row += weight * np.roll(note, (root + interval) % 12)
+            row = row ** compression
             chords.append(chord)
             rows.append(row / np.linalg.norm(row))
     return chords, np.array(rows)
@@ -87,8 +100,9 @@ class ChordRecognizer:
 
     def __init__(self, settings: ChordSettings | None = None) -> None:
         self.settings = settings or ChordSettings()
-        self.chords, self._templates = chord_templates(self.settings.qualities,
-                                                       self.settings.root_weight)
+        self.chords, self._templates = chord_templates(
+            self.settings.qualities, self.settings.root_weight, self.settings.profile,
+            self.settings.compression)
         self._bias = np.array([self.settings.seventh_bias if len(c.intervals) > 3 else 0.0
                                for c in self.chords])
         self._running: Vector | None = None

@@ -237,7 +237,7 @@ def _pluck_shape(lag: int, position: float, brightness: float,
     shape = (amplitude * np.cos(2 * np.pi * harmonics * n / lag + phases)).sum(axis=1)
     shape /= max(float(np.max(np.abs(shape))), 1e-9)
     shape += rng.normal(0.0, 0.02, lag)
-    return 0.6 * shape
+    return np.asarray(0.6 * shape, dtype=np.float64)
 
 
 @lru_cache(maxsize=256)
@@ -446,7 +446,7 @@ def _extended(raw: bytes) -> float:
     exponent &= 0x7FFF
     if exponent == 0 and mantissa == 0:
         return 0.0
-    return sign * mantissa * 2.0 ** (exponent - 16383 - 63)
+    return sign * float(mantissa) * 2.0 ** (int(exponent) - 16383 - 63)
 
 
 def _pcm24(data: bytes, endian: str) -> npt.NDArray[np.int32]:

@@ -25,7 +25,7 @@ _FLOAT = struct.Struct(">f")
 _TIMETAG = struct.Struct(">II")
 
 
-class OscTimeout(TimeoutError):
+class OscTimeoutError(TimeoutError):
     """The server did not answer in time."""
 
 
@@ -130,8 +130,9 @@ class OscClient:
             self.send(address, *args)
             return inbox.get(timeout=timeout)
         except queue.Empty:
-            raise OscTimeout(f"no {reply} from {self.target[0]}:{self.target[1]} for {address} "
-                             f"within {timeout:.1f} s") from None
+            host, port = self.target
+            raise OscTimeoutError(f"no {reply} from {host}:{port} for {address} within "
+                                  f"{timeout:.1f} s") from None
         finally:
             with self._lock:
                 self._waiters.remove(waiter)
@@ -161,7 +162,7 @@ class OscClient:
         with self._lock:
             handlers = list(self._handlers.get(address, ()))
             waiters = [w for w in self._waiters if w[0] == address]
-        for reply, match, inbox in waiters:
+        for _reply, match, inbox in waiters:
             if match(args):
                 inbox.put(args)
         for handler in handlers:

@@ -16,7 +16,7 @@ from pathlib import Path
 from performia.processes import Child, spawn
 from performia.server.jack import jack_env
 from performia.server.options import ServerOptions
-from performia.server.osc import OscClient, OscTimeout
+from performia.server.osc import OscClient, OscTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def server_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         client.request("/status", reply="/status.reply", timeout=timeout)
         return True
-    except OscTimeout:
+    except OscTimeoutError:
         return False
     finally:
         client.close()

@@ -71,7 +71,8 @@ def build(source_dir: Path = SOURCE_DIR, build_dir: Path = BUILD_DIR,
         raise SynthDefError("sclang did not finish compiling SynthDefs within 120 s") from None
     built = _parse_built(result.stdout)
     if result.returncode != 0 or len(built) != len(sources):
-        raise SynthDefError("SynthDef compile failed:\n" + _errors_of(result.stdout + result.stderr))
+        errors = _errors_of(result.stdout + result.stderr)
+        raise SynthDefError("SynthDef compile failed:\n" + errors)
     for source, names in built.items():
         _stamp(Path(source), build_dir).write_text("\n".join(names) + "\n")
         log.info("compiled %s: %s", Path(source).name, ", ".join(names))

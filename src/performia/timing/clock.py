@@ -109,9 +109,10 @@ class Clock:
 class OfflineClock(Clock):
     """Virtual time: `advance_to(t)` runs every callback due by `t`, in beat order."""
 
-    def __init__(self, tempo: TempoMap, lookahead: float = 0.0) -> None:
+    def __init__(self, tempo: TempoMap, lookahead: float = 0.0,
+                 start: float | None = None) -> None:
         super().__init__(tempo, lookahead)
-        self._now = tempo.t0
+        self._now = tempo.t0 - lookahead if start is None else start
 
     def now(self) -> float:
         return self._now

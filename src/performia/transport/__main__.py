@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         osc_input.close()
         dispatcher.close()
+        for source in dispatcher.sources:
+            if source.reader is not None:
+                source.reader.close()
+                source.reader.shm.close()
         if event_log is not None:
             event_log.close()
     log.info("sent %d events (%d reactive), %d released early, %d bad",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from performia.events.note import FLAG_REACTIVE, NoteEvent, NoteKind
 from performia.events.ring import RingReader
-from performia.server.osc import encode_bundle
+from performia.server.osc import Message, encode_bundle
 from performia.transport.voices import (
     MAX_NOTE_SECONDS,
     MIN_NOTE_SECONDS,
@@ -111,7 +111,7 @@ class Dispatcher:
         if reactive:
             self.stats.reactive += 1
         node = next(self._node_ids) if route.gated else -1
-        start = ("/s_new", [route.synthdef, node, 0, route.group, "out", route.bus,
+        start: Message = ("/s_new", [route.synthdef, node, 0, route.group, "out", route.bus,
                             "amp", float(event.velocity), "freq", midi_to_hz(event.pitch),
                             "param", float(event.param)])
         datagram = encode_bundle(when, [start])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from performia.events.note import VOICE_AGENT, VOICES
-from performia.server.tree import INSTRUMENT_BUSES, INSTRUMENT_GROUPS, INPUT
+from performia.server.tree import INPUT, INSTRUMENT_BUSES, INSTRUMENT_GROUPS
 
 GATED_VOICES = frozenset({"bass", "keys", "lead", "guitar"})
 MAX_NOTE_SECONDS = 30.0   # no note is held longer, whatever an agent asks: nothing can hang
@@ -35,4 +35,4 @@ ROUTES: tuple[Voice, ...] = tuple(_route(v) for v in VOICES)
 
 
 def midi_to_hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    return float(440.0 * 2.0 ** ((midi - 69.0) / 12.0))

@@ -1,0 +1,1 @@
+"""Performia: a live band of software musicians that plays with a guitarist."""

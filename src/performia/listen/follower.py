@@ -1,0 +1,229 @@
+"""The follower: analysis readings in, the band's harmonic context and listening state out.
+
+    /pitch  → Listening.level, .pitch, .playing (with a release time)
+    /onset  → Listening.last_onset_time, .playing; TempoEstimator → tempo
+    /chroma → ChordRecognizer → HarmonicContext.heard_chord; KeyEstimator → HarmonicContext.key
+    pedal   → set_mode(): "listen" captures one chord per bar; "play" loops what was captured
+
+Every change also becomes an events-log entry (a dict), returned by `handle`/`set_mode` and
+passed to `on_event`: {"t", "kind": "chord", "chord": "G:maj"}, {"kind": "key", "key":
+"E:min"}, {"kind": "tempo", "bpm": 96.0}, {"kind": "onset", "amp": 0.4}, {"kind": "mode",
+"mode": "listen"}, {"kind": "progression", "chords": [...], "first_bar": 8}.
+
+When the guitar stops nothing is reset: the key, the progression and the tempo stay.
+Objects the agents read are replaced, never mutated in place (a new progression list), so a
+reader in another thread sees the old or the new value, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from performia.band.agent import HarmonicContext, Listening
+from performia.config import MODES
+from performia.listen.chords import ChordRecognizer, ChordSettings
+from performia.listen.key import KeyEstimator, KeySettings
+from performia.listen.readings import (
+    ChromaReading,
+    OnsetReading,
+    PitchReading,
+    Reading,
+    TakeEndReading,
+)
+from performia.listen.tempo import TempoEstimator, TempoSettings
+from performia.theory import Chord
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+EventSink = Callable[[Event], None]
+BarClock = Callable[[float], float]       # clock seconds → bar position (3.5 = middle of bar 3)
+
+MAX_FRAME_GAP = 0.25                      # s: a longer gap between chroma frames is not credited
+
+
+@dataclass(frozen=True)
+class FollowerSettings:
+    silence: float = 0.005                # input level below which the guitar is silent
+    release: float = 0.6                  # s of silence before `playing` turns off
+    min_bar_coverage: float = 0.5         # share of a bar the guitar must sound to be captured
+    reply_id: int | None = None           # only readings with this replyID (None: all)
+    chords: ChordSettings = field(default_factory=ChordSettings)
+    key: KeySettings = field(default_factory=KeySettings)
+    tempo: TempoSettings = field(default_factory=TempoSettings)
+
+
+@dataclass
+class _Capture:
+    """Chords heard per bar while in listen mode: bar → chord → bars of time heard."""
+
+    bars: dict[int, dict[Chord, float]] = field(default_factory=dict)
+    last_position: float | None = None
+
+    def credit(self, chord: Chord, start: float, end: float) -> None:
+        position = start
+        while position < end:
+            bar = math.floor(position)
+            stop = min(end, bar + 1.0)
+            heard = self.bars.setdefault(bar, {})
+            heard[chord] = heard.get(chord, 0.0) + (stop - position)
+            position = stop
+
+    def progression(self, min_coverage: float) -> tuple[int, list[Chord]] | None:
+        """(first bar, one chord per bar) for the bars heard long enough, or None."""
+        bars = sorted(b for b, heard in self.bars.items() if sum(heard.values()) >= min_coverage)
+        if not bars:
+            return None
+        return bars[0], [max(self.bars[b].items(), key=lambda item: item[1])[0] for b in bars]
+
+
+class Follower:
+    """Fed readings (in time order, from one thread or several); updates what agents read."""
+
+    def __init__(self, harmony: HarmonicContext, listening: Listening, bar_at: BarClock,
+                 settings: FollowerSettings | None = None,
+                 on_event: EventSink | None = None) -> None:
+        self.settings = settings or FollowerSettings()
+        self.harmony = harmony
+        self.listening = listening
+        self.bar_at = bar_at
+        self.on_event = on_event
+        self.chords = ChordRecognizer(self.settings.chords)
+        self.keys = KeyEstimator(self.settings.key, initial=harmony.key)
+        self.tempo = TempoEstimator(self.settings.tempo)
+        self._lock = threading.Lock()
+        self._last_loud = -math.inf
+        self._last_chroma_time: float | None = None
+        self._capture = _Capture()
+        self.take_ended = False
+
+    @property
+    def bpm(self) -> float | None:
+        """The tempo heard (None until enough onsets)."""
+        return self.tempo.bpm
+
+    def handle(self, reading: Reading) -> list[Event]:
+        """Take one reading; the events it caused (also sent to `on_event`)."""
+        wanted = self.settings.reply_id
+        if wanted is not None and reading.reply_id != wanted:
+            return []
+        with self._lock:
+            if isinstance(reading, PitchReading):
+                events = self._on_pitch(reading)
+            elif isinstance(reading, OnsetReading):
+                events = self._on_onset(reading)
+            elif isinstance(reading, ChromaReading):
+                events = self._on_chroma(reading)
+            elif isinstance(reading, TakeEndReading):
+                self.take_ended = True
+                events = [{"t": reading.time, "kind": "take_end"}]
+            else:
+                raise TypeError(f"not a reading: {reading!r}")
+        return self._emit(events)
+
+    def set_mode(self, mode: str, time: float) -> list[Event]:
+        """Switch listening mode (the pedal). Entering "play" from "listen" replaces the
+        progression with the captured one, if anything was captured."""
+        if mode not in MODES:
+            raise ValueError(f"unknown listening mode {mode!r}: use one of {', '.join(MODES)}")
+        with self._lock:
+            previous = self.listening.mode
+            self.listening.mode = mode
+            events: list[Event] = [{"t": time, "kind": "mode", "mode": mode}]
+            if previous == "listen" and mode != "listen":
+                events += self._finish_capture(time)
+            if mode == "listen" and previous != "listen":
+                self._capture = _Capture(last_position=self.bar_at(time))
+        return self._emit(events)
+
+    def captured(self) -> list[Chord]:
+        """The progression captured so far in listen mode (one chord per bar)."""
+        with self._lock:
+            result = self._capture.progression(self.settings.min_bar_coverage)
+        return [] if result is None else result[1]
+
+    # ------------------------------------------------------------------ readings
+
+    def _on_pitch(self, reading: PitchReading) -> list[Event]:
+        listening = self.listening
+        listening.level = reading.amp
+        listening.pitch = reading.freq if reading.has_freq else 0.0
+        self._update_playing(reading.amp, reading.time)
+        return []
+
+    def _on_onset(self, reading: OnsetReading) -> list[Event]:
+        self.listening.last_onset_time = reading.time
+        self._last_loud = reading.time
+        self.listening.playing = True
+        events: list[Event] = [{"t": reading.time, "kind": "onset",
+                                "amp": round(reading.amp, 4)}]
+        bpm = self.tempo.update(reading.time, reading.amp)
+        if bpm is not None:
+            events.append({"t": reading.time, "kind": "tempo", "bpm": bpm})
+        return events
+
+    def _on_chroma(self, reading: ChromaReading) -> list[Event]:
+        time = reading.time
+        events: list[Event] = []
+        chord = self.chords.update(reading.chroma, self.listening.level, time)
+        if chord is not None:
+            self.harmony.heard_chord = chord
+            events.append({"t": time, "kind": "chord", "chord": chord.label})
+        previous, self._last_chroma_time = self._last_chroma_time, time
+        current = self.chords.current
+        if current is None or not self.listening.playing or previous is None:
+            self._capture.last_position = None
+            return events
+        seconds = min(max(time - previous, 0.0), MAX_FRAME_GAP)
+        key = self.keys.update(current, seconds, time)
+        if key is not None:
+            self.harmony.key = key
+            events.append({"t": time, "kind": "key", "key": key.label})
+        if self.listening.mode == "listen":
+            self._credit_bar(current, time)
+        return events
+
+    def _update_playing(self, level: float, time: float) -> None:
+        if level >= self.settings.silence:
+            self._last_loud = time
+            self.listening.playing = True
+        elif time - self._last_loud > self.settings.release:
+            self.listening.playing = False
+
+    # ------------------------------------------------------------------ capture
+
+    def _credit_bar(self, chord: Chord, time: float) -> None:
+        position = self.bar_at(time)
+        start = self._capture.last_position
+        self._capture.last_position = position
+        if start is not None and position > start:
+            self._capture.credit(chord, start, position)
+
+    def _finish_capture(self, time: float) -> list[Event]:
+        result = self._capture.progression(self.settings.min_bar_coverage)
+        self._capture = _Capture()
+        if result is None:
+            log.info("listen mode ended with nothing captured: the progression stays")
+            return []
+        first_bar, chords = result
+        length = len(chords)
+        loop: list[Chord] = [chords[0]] * length
+        for i, chord in enumerate(chords):          # bar n of the song plays loop[n % length]
+            loop[(first_bar + i) % length] = chord
+        self.harmony.progression = loop
+        return [{"t": time, "kind": "progression", "chords": [c.label for c in chords],
+                 "first_bar": first_bar}]
+
+    def _emit(self, events: list[Event]) -> list[Event]:
+        if self.on_event is not None:
+            for event in events:
+                try:
+                    self.on_event(event)
+                except Exception:
+                    log.exception("the events sink failed on %r", event)
+        return events

@@ -1,0 +1,34 @@
+"""Reading recordings and finding onsets in them, sample by sample."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.io import wavfile
+
+
+def read_wav(path: Path | str) -> tuple[int, NDArray[np.float64]]:
+    """(rate, frames × channels) as float; supernova's float WAVs carry a PEAK chunk."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", wavfile.WavFileWarning)
+        rate, data = wavfile.read(str(path))
+    audio = np.asarray(data, dtype=np.float64)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    return int(rate), audio
+
+
+def onsets(signal: NDArray[np.float64], threshold: float = 0.05,
+           min_gap: int = 2000) -> NDArray[np.int64]:
+    """Sample indices where |signal| first exceeds `threshold` after `min_gap` quiet samples."""
+    above = np.nonzero(np.abs(signal) > threshold)[0]
+    if above.size == 0:
+        return np.array([], dtype=np.int64)
+    starts = [int(above[0])]
+    for previous, index in zip(above[:-1], above[1:], strict=True):
+        if index - previous > min_gap:
+            starts.append(int(index))
+    return np.array(starts, dtype=np.int64)
