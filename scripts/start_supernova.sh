@@ -24,7 +24,9 @@ Options:
                   block size -z (64) must divide it (config [jack] period, 64)
   --device NAME   ALSA card name to look for (config [jack] device, "Quantum 2626")
   --dummy         use JACK's dummy driver even if the card exists
-  --no-connect    do not connect supernova's ports to system:playback/capture
+  --no-connect    do not connect supernova's ports to system:playback/capture (never
+                  done on the dummy driver: supernova would add their output latency to
+                  every bundle's deadline)
   --stop          stop the supernova (and the JACK) this script started
   -h, --help      this help
 
@@ -132,6 +134,7 @@ if [[ "$(jack_wait -c 2>/dev/null)" != "running" ]]; then
     else
         [[ $dummy -eq 0 ]] && echo "no audio interface named '$device': using JACK's dummy driver"
         driver=(-d dummy -r "$rate" -p "$period")
+        connect=0   # the dummy's ports lead nowhere; connected, they would add output latency
     fi
     setsid jackd "${name[@]}" "${rt[@]}" "${driver[@]}" >"$state.jackd.log" 2>&1 < /dev/null &
     echo $! >"$state.jackd.pid"

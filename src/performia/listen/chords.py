@@ -35,7 +35,7 @@ class ChordSettings:
     hold: int = 2                          # frames a new chord must win in a row
     margin: float = 0.01                   # cosine it must win by over the chord now held
     silence: float = 0.005                 # input level (amplitude 0..1) below which: no chord
-    root_weight: float = 1.4               # the root's weight in a template (other tones: 1)
+    root_weight: float = 1.7               # the root's weight in a template (other tones: 1)
     compression: float = 0.5               # chroma ** compression before matching
     seventh_bias: float = 0.0              # added to 7th chords' scores (< 0: triads win ties)
     profile: tuple[float, ...] | None = None   # one note's chroma, pitch class 0 first;

@@ -50,13 +50,11 @@ class PedalInput:
     """Watches for the pedal's MIDI port and turns its presses into mode changes."""
 
     def __init__(self, config: MidiConfig, on_mode: Callable[[str], None], *,
-                 retry: float = 2.0, api: str | None = None,
-                 client_name: str = "performia-pedal") -> None:
+                 retry: float = 2.0, api: str | None = None) -> None:
         self.config = config
         self.on_mode = on_mode
         self.retry = retry
         self.api = api or midi_api()
-        self.client_name = client_name
         self._backend: Any = None
         self._port: Any = None
         self._port_name: str | None = None
@@ -125,8 +123,8 @@ class PedalInput:
 
     def _open(self, name: str) -> None:
         try:
-            self._port = self._backend.open_input(name, callback=self._on_message,
-                                                  client_name=self.client_name)
+            # no client_name: mido would open a virtual port of that name instead
+            self._port = self._backend.open_input(name, callback=self._on_message)
         except Exception:
             log.exception("pedal: cannot open MIDI input %r (%s)", name, self.api)
             return
@@ -141,7 +139,7 @@ class PedalInput:
             return
         self._warned = True
         log.warning("pedal: no MIDI input whose name contains %r (%s; found: %s). The band "
-                    "plays without the pedal; looking again every %.0f s.", self.config.port,
+                    "plays without the pedal; looking again every %g s.", self.config.port,
                     self.api, ", ".join(repr(n) for n in names) or "none", self.retry)
 
     def _close_port(self) -> None:

@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 DISK_BUFFER_FRAMES = 65536
 
 
+STEM_CHANNELS = {"drums": 0, "bass": 2, "harmony": 4, "melody": 6, "input": 8, "test": 10,
+                 "master": 12}   # first channel of each stereo pair in a stem recording
+
+
 class Recorder:
     """One DiskOut recording: `start(path)`, `stop()`."""
 
@@ -29,7 +33,7 @@ class Recorder:
 
     @property
     def channels(self) -> int:
-        return 12 if self.stems else 2
+        return 14 if self.stems else 2
 
     def start(self, path: Path | str, at: float | None = None) -> None:
         """Open `path` and start writing at server time `at` (Unix seconds; None = now)."""

@@ -12,6 +12,7 @@ from performia.processes import Child
 from performia.server import synthdefs
 from performia.server.jack import (
     connect_ports,
+    find_alsa_card,
     jack_period,
     jack_running,
     plan_jack,
@@ -88,6 +89,11 @@ class ServerSession:
         self.options = ServerOptions.from_config(self.config, hardware_buffer_size=period)
         self.supernova = Supernova(self.options)
         self.supernova.boot()
+        if find_alsa_card(self.config.jack.device) is None:
+            # The dummy driver's system ports lead nowhere; connecting them would only make
+            # supernova add their 2.7 ms output latency to every bundle's deadline.
+            log.info("no audio interface: supernova's ports stay unconnected")
+            return
         connect_ports(jack_name, self.options.jack_client, self.options.outputs,
                       self.options.inputs, self.config.jack.connect_outputs,
                       self.config.jack.connect_inputs)

@@ -27,7 +27,7 @@ INSTRUMENT_GROUPS: dict[str, int] = {"drums": 10, "bass": 11, "harmony": 12, "me
 
 # Private stereo audio buses, one per instrument (and the guitar), summed by the master.
 INSTRUMENT_BUSES: dict[str, int] = {"drums": 16, "bass": 18, "harmony": 20, "melody": 22,
-                                    "input": 24}
+                                    "input": 24, "test": 26}
 
 ADD_TO_HEAD, ADD_TO_TAIL, ADD_BEFORE, ADD_AFTER = 0, 1, 2, 3
 

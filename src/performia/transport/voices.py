@@ -8,6 +8,7 @@ from performia.events.note import VOICE_AGENT, VOICES
 from performia.server.tree import INPUT, INSTRUMENT_BUSES, INSTRUMENT_GROUPS
 
 GATED_VOICES = frozenset({"bass", "keys", "lead", "guitar"})
+TEST_VOICES = frozenset({"click", "answer"})
 MAX_NOTE_SECONDS = 30.0   # no note is held longer, whatever an agent asks: nothing can hang
 MIN_NOTE_SECONDS = 0.02
 
@@ -22,12 +23,14 @@ class Voice:
 
 def _route(voice: str) -> Voice:
     instrument = VOICE_AGENT[voice]
-    if instrument in INSTRUMENT_GROUPS:
+    if voice in TEST_VOICES:   # measurement clicks and answers: their own bus, beside the band
+        group, bus = INSTRUMENT_GROUPS["drums"], INSTRUMENT_BUSES["test"]
+    elif instrument in INSTRUMENT_GROUPS:
         group, bus = INSTRUMENT_GROUPS[instrument], INSTRUMENT_BUSES[instrument]
     elif instrument == "input":
         group, bus = INPUT, INSTRUMENT_BUSES["input"]
-    else:  # measurement clicks and answers play through the drums' group and bus
-        group, bus = INSTRUMENT_GROUPS["drums"], INSTRUMENT_BUSES["drums"]
+    else:
+        raise ValueError(f"voice {voice!r} has no instrument to play through")
     return Voice(synthdef=voice, group=group, bus=bus, gated=voice in GATED_VOICES)
 
 
