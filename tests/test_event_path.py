@@ -18,6 +18,7 @@ from performia.config import Config
 from performia.events.ring import create_ring, make_doorbell
 from performia.plan import PerformancePlan, RingSpec
 from performia.processes import Child, spawn
+from performia.server.block_grid import measure_block_grid
 from performia.server.recorder import STEM_CHANNELS, Recorder
 from performia.server.session import ServerSession
 from performia.server.tree import sync
@@ -46,7 +47,7 @@ shm.close()
 
 
 @dataclass
-class Path_:
+class EventPath:
     """A running transport process reading one ring, with the server it sends to."""
 
     session: ServerSession
@@ -57,7 +58,7 @@ class Path_:
 
 
 @pytest.fixture
-def event_path(server: ServerSession) -> Iterator[Path_]:
+def event_path(server: ServerSession) -> Iterator[EventPath]:
     name = f"performia_{os.getpid()}_path"
     shm = create_ring(name, 1024)
     doorbell = make_doorbell()
@@ -67,7 +68,7 @@ def event_path(server: ServerSession) -> Iterator[Path_]:
                       pass_fds=[doorbell])
     time.sleep(0.5)
     try:
-        yield Path_(server, name, doorbell, transport, server.config)
+        yield EventPath(server, name, doorbell, transport, server.config)
     finally:
         transport.stop()
         os.close(doorbell)
@@ -75,15 +76,17 @@ def event_path(server: ServerSession) -> Iterator[Path_]:
         shm.unlink()
 
 
-def _record_clicks(path: Path_, out: Path, count: int, spacing: float, lookahead: float
+def _record_clicks(path: EventPath, out: Path, count: int, spacing: float, lookahead: float
                    ) -> tuple[np.ndarray, int]:
     client = path.session.client
     assert client is not None and path.session.supernova is not None
     log = path.session.supernova.log
     xruns_before = log.xruns
     recorder = Recorder(client, 901, 901, stems=True)
-    start = time.time() + 0.5
-    recorder.start(out, at=start - 0.2)
+    grid = measure_block_grid(client, 48000, 64)
+    record_start = grid.next_boundary(time.time() + 0.3)
+    recorder.start(out, at=record_start + 0.25 / 48000)
+    start = record_start + 0.2                                  # first click at sample 9600
     agent = subprocess.run([sys.executable, "-c", CLICK_AGENT, path.ring_name,
                             str(path.doorbell), str(start), str(spacing), str(count),
                             str(lookahead)], pass_fds=[path.doorbell], cwd=PROJECT,
@@ -96,8 +99,9 @@ def _record_clicks(path: Path_, out: Path, count: int, spacing: float, lookahead
             log.xruns - xruns_before)
 
 
-def test_clicks_land_on_the_exact_sample(event_path: Path_, tmp_path: Path) -> None:
-    """≥ 32 clicks 6000 samples apart, each decided 20 ms ahead: spacing error 0 samples.
+def test_clicks_land_on_the_exact_sample(event_path: EventPath, tmp_path: Path) -> None:
+    """≥ 32 clicks 6000 samples apart, each decided 20 ms ahead: spacing error 0 samples,
+    and every click at its exact sample in the recording (t = 0 is sample 0).
     An xrun makes supernova resync its clock (a dropout, reported separately): such a take
     is repeated, and every take without an xrun must be exact."""
     exact_takes = 0
@@ -108,13 +112,15 @@ def test_clicks_land_on_the_exact_sample(event_path: Path_, tmp_path: Path) -> N
         errors = np.diff(found) - 6000
         if xruns == 0:
             assert np.abs(errors).max() == 0, f"spacing errors {errors.tolist()}"
+            # and each click sits on the very sample its time names in the recording
+            assert found.tolist() == [9600 + 6000 * i for i in range(40)]
             exact_takes += 1
             break
     assert exact_takes == 1, "every take had xruns: the machine is too loaded to measure"
 
 
 def test_held_notes_are_released_and_node_count_returns_to_baseline(
-        event_path: Path_) -> None:
+        event_path: EventPath) -> None:
     session = event_path.session
     baseline = session.status().synths
     agent = """
@@ -135,7 +141,7 @@ w.close(); shm.close()
     assert session.status().synths == baseline
 
 
-def test_notes_of_an_agent_that_dies_are_released(event_path: Path_) -> None:
+def test_notes_of_an_agent_that_dies_are_released(event_path: EventPath) -> None:
     session = event_path.session
     baseline = session.status().synths
     agent = """
@@ -172,7 +178,7 @@ s.sendto(encode_message("/performia/note", ["bass", "bass", 40, 0.5, 0.4]),
 """
 
 
-def test_osc_fallback_from_another_process(event_path: Path_) -> None:
+def test_osc_fallback_from_another_process(event_path: EventPath) -> None:
     session = event_path.session
     client = session.client
     assert client is not None
@@ -196,7 +202,7 @@ n.sendMsg("/performia/note", "drums", "snare", 38, 0.7, 0.0);
 """
 
 
-def test_osc_fallback_from_sclang(event_path: Path_, tmp_path: Path) -> None:
+def test_osc_fallback_from_sclang(event_path: EventPath, tmp_path: Path) -> None:
     from performia.server.synthdefs import sclang_env
     session = event_path.session
     baseline = session.status().synths

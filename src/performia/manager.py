@@ -21,10 +21,14 @@ from pathlib import Path
 from types import FrameType
 
 from performia.config import Config
+from performia.events.health import HealthWriter
 from performia.events.ring import create_ring, make_doorbell
+from performia.events.snapshot import StateWriter
 from performia.plan import PerformancePlan, RingSpec
 from performia.processes import Child, spawn
 from performia.server import synthdefs
+from performia.server.block_grid import measure_block_grid
+from performia.server.osc import OscClient, OscTimeoutError
 from performia.server.recorder import Recorder
 from performia.server.session import ServerSession
 
@@ -59,6 +63,8 @@ class Manager:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     restarts: dict[str, int] = field(default_factory=dict)
     plan: PerformancePlan | None = None
+    state: StateWriter | None = None
+    health: HealthWriter | None = None
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
@@ -74,19 +80,37 @@ class Manager:
         synthdefs.build()
         self.session = ServerSession(self.config)
         client = self.session.start()
-        start_time = time.time() + START_DELAY
+        start_time = self._song_start(client)
+        prefix = f"performia_{os.getpid()}"
+        self.state = StateWriter(f"{prefix}_state")
+        self.health = HealthWriter(f"{prefix}_health")
         self.plan = PerformancePlan(config=self.config, start_time=start_time,
-                                    rings=self._make_rings(),
+                                    rings=self._make_rings(), state_name=self.state.name,
+                                    health_name=self.health.name,
                                     events_path=str(self.options.events or ""),
                                     input_path=str(self.options.input or ""))
         if self.options.record is not None:
             self.recorder = Recorder(client, RECORDER_BUFFER, RECORDER_NODE)
-            self.recorder.start(self.options.record, at=start_time)
+            # a quarter sample late: the recorder's block is the one starting at start_time
+            self.recorder.start(self.options.record,
+                                at=start_time + 0.25 / self.config.server.sample_rate)
         self._spawn("transport")
         self._spawn("conductor")
+        if self.options.gui:
+            self._spawn("gui")
         log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
                  time.strftime("%H:%M:%S", time.localtime(start_time)),
                  self.config.timing.tempo, self.config.band.key, self.config.band.style)
+
+    def _song_start(self, client: OscClient) -> float:
+        """Beat 0 on a block boundary, so t = 0 of --record and --events is one sample."""
+        server = self.config.server
+        try:
+            grid = measure_block_grid(client, server.sample_rate, server.block_size)
+        except OscTimeoutError as error:
+            log.warning("%s: the recording may start up to one block before beat 0", error)
+            return time.time() + START_DELAY
+        return grid.next_boundary(time.time() + START_DELAY)
 
     def _make_rings(self) -> tuple[RingSpec, ...]:
         specs = []
@@ -101,6 +125,13 @@ class Manager:
     def _spawn(self, name: str) -> None:
         if self.plan is None:
             raise RuntimeError("no performance plan")
+        if name == "gui":
+            gui = self.config.gui
+            command = [sys.executable, "-m", "performia.gui", "--state", self.plan.state_name,
+                       "--host", gui.host, "--port", str(gui.port), "--fps", str(gui.fps)]
+            self.children[name] = spawn(name, command)
+            log.info("the band's page: http://%s:%d", gui.host, gui.port)
+            return
         command = [sys.executable, "-m", f"performia.{name}", self.plan.to_json()]
         self.children[name] = spawn(name, command, pass_fds=self.doorbells)
 
@@ -113,6 +144,12 @@ class Manager:
                 log.info("duration reached")
                 return
             self._check_children()
+            self._report_health()
+
+    def _report_health(self) -> None:
+        if self.health is not None and self.session is not None and self.session.supernova:
+            server_log = self.session.supernova.log
+            self.health.update(server_log.xruns, server_log.late, server_log.errors)
 
     def _check_children(self) -> None:
         if self.session is not None and self.session.supernova is not None:
@@ -152,6 +189,12 @@ class Manager:
         if self.session is not None:
             _guard("stop the server", self.session.stop)
             self.session = None
+        if self.state is not None:
+            _guard("remove the state snapshot", lambda s=self.state: (s.close(), s.unlink()))
+            self.state = None
+        if self.health is not None:
+            _guard("remove the health counters", self.health.close)
+            self.health = None
         for shm in self.segments:
             _guard(f"remove {shm.name}", lambda s=shm: (s.close(), s.unlink()))
         self.segments.clear()

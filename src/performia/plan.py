@@ -24,6 +24,7 @@ class PerformancePlan:
     start_time: float                      # Unix time of beat 0 (= t 0 of --record/--events)
     rings: tuple[RingSpec, ...] = ()
     state_name: str = ""                   # shared-memory name of the state snapshot
+    health_name: str = ""                  # shared-memory name of the server health counters
     events_path: str = ""                  # --events FILE ("" = none)
     input_path: str = ""                   # --input take ("" = live input / rehearsal take)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -145,6 +145,30 @@ class StateWriter:
         self._words[_CAPACITY] = self._capacity
         self._words[_MAGIC_INDEX] = _MAGIC_WORD   # last: readers now trust the header
 
+    @classmethod
+    def attach(cls, name: str) -> StateWriter:
+        """Become the writer of a segment another process created (and will remove): the
+        manager owns the segment, so a restarted conductor carries on publishing into it."""
+        shm = shared_memory.SharedMemory(name=name)
+        from multiprocessing import resource_tracker
+        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+        buf = shm.buf
+        if buf is None:
+            raise RuntimeError(f"snapshot segment {name!r} is not mapped")
+        self = cls.__new__(cls)
+        self.name = name
+        self._shm = shm
+        self._buf = buf
+        self._words = buf[:32].cast("Q")
+        if self._words[_MAGIC_INDEX] != _MAGIC_WORD:
+            self._words.release()
+            raise ValueError(f"{name!r} is not a Performia state snapshot")
+        self._capacity = int(self._words[_CAPACITY])
+        self._sequence = int(self._words[_SEQ]) + int(self._words[_SEQ]) % 2
+        self._lock = threading.Lock()
+        self._closed = False
+        return self
+
     @property
     def capacity(self) -> int:
         """Largest payload, in bytes, that `publish` accepts."""

@@ -142,6 +142,12 @@ class OscClient:
         with self._lock:
             self._handlers.setdefault(address, []).append(handler)
 
+    def off(self, address: str, handler: Handler) -> None:
+        with self._lock:
+            handlers = self._handlers.get(address, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
     def _receive(self) -> None:
         while not self._closed.is_set():
             try:

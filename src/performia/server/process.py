@@ -47,6 +47,8 @@ class ServerLog:
         elif _LATE.search(line):
             self.late += 1
             log.debug("supernova: %s", line)
+        elif "node not found" in line.lower():
+            log.debug("supernova: %s (a note that had already ended)", line)
         elif "xrun" in line.lower():
             self.xruns += 1
             log.debug("supernova: %s", line)

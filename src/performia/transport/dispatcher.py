@@ -57,7 +57,8 @@ class Source:
     name: str
     reader: RingReader | None = None     # None for notes arriving by OSC
     sounding: dict[int, Sounding] = field(default_factory=dict)
-    writer_pid: int = 0
+    writer_pid: int = 0      # the live writer we know of
+    gone_pid: int = 0        # the last writer we saw die (its pid stays in the segment)
 
 
 class Dispatcher:
@@ -153,12 +154,12 @@ class Dispatcher:
             if source.reader is None:
                 continue
             pid = source.reader.writer_pid
-            if pid and pid != source.writer_pid:
+            if pid and pid not in (source.writer_pid, source.gone_pid):
                 source.writer_pid = pid
             if source.writer_pid and not _alive(source.writer_pid):
-                log.warning("the writer of ring %s (pid %d) is gone", source.name,
-                            source.writer_pid)
-                source.writer_pid = 0
+                log.info("the writer of ring %s (pid %d) is gone", source.name,
+                         source.writer_pid)
+                source.gone_pid, source.writer_pid = source.writer_pid, 0
                 self.release_source(source)
 
     # -- the loop -------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The conductor process: clock, agents, listening, and the state the GUI shows."""

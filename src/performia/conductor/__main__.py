@@ -1,0 +1,82 @@
+"""The conductor process (high priority): the tempo clock, the agents, their rings, the
+listening side, and the state snapshot for the GUI.
+
+Run by the manager as `python -m performia.conductor '<plan json>'`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from performia.band.agent import HarmonicContext
+from performia.band.band import make_band
+from performia.conductor.band_loop import BandLoop
+from performia.conductor.state import Publisher, ServerFigures, compose
+from performia.events.health import HealthReader
+from performia.events.ring import RingWriter, attach
+from performia.events.snapshot import StateWriter
+from performia.plan import PerformancePlan
+from performia.processes import set_realtime
+from performia.server.osc import OscClient
+from performia.timing.clock import RealtimeClock
+from performia.timing.tempo import TempoMap
+
+log = logging.getLogger("performia.conductor")
+
+CONDUCTOR_PRIORITY = 60
+
+
+def build_loop(plan: PerformancePlan) -> BandLoop:
+    config = plan.config
+    tempo = TempoMap(bpm=config.timing.tempo, t0=plan.start_time,
+                     beats_per_bar=config.timing.beats_per_bar)
+    clock = RealtimeClock(tempo, lookahead=config.timing.latency_ms / 1000.0)
+    writers = {ring.agent: RingWriter(attach(ring.shm_name), doorbell=ring.doorbell)
+               for ring in plan.rings}
+    agents = make_band(config.band.style, config.band.seed)
+    harmony = HarmonicContext.from_labels(config.band.key, config.band.progression)
+    return BandLoop(agents=agents, writers=writers, clock=clock, harmony=harmony,
+                    seed=config.band.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s conductor: %(message)s")
+    plan = PerformancePlan.from_json(args[0])
+    config = plan.config
+    set_realtime(CONDUCTOR_PRIORITY, "conductor")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    loop = build_loop(plan)
+    server = OscClient("127.0.0.1", config.server.port, name="conductor")
+    server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
+    figures = ServerFigures(server)
+    health = HealthReader(plan.health_name) if plan.health_name else None
+    publisher = None
+    if plan.state_name:
+        writer = StateWriter.attach(plan.state_name)
+        publisher = Publisher(writer, lambda: compose(loop, figures, health,
+                                                      config.timing.latency_ms),
+                              fps=config.gui.fps * 2, figures=figures)
+        publisher.start()
+    loop.start()
+    stop.wait()
+    loop.clock.stop()
+    if publisher is not None:
+        publisher.stop()
+        publisher.writer.close()
+    if health is not None:
+        health.close()
+    server.close()
+    for writer_ in loop.writers.values():
+        writer_.close()
+        writer_.shm.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
