@@ -25,6 +25,9 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", type=Path, metavar="OUT.wav",
                    help="record the master output to this WAV file, on the server")
+    p.add_argument("--stems", type=Path, metavar="STEMS.wav",
+                   help="also record each instrument's bus and the master side by side "
+                        "(15 channels, see docs/EVENTS.md)")
     p.add_argument("--events", type=Path, metavar="FILE",
                    help="write every note played as JSON lines (see docs/EVENTS.md)")
     p.add_argument("--input", type=Path, metavar="TAKE.wav",
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"performia: --input {args.input}: no such file", file=sys.stderr)
         return EXIT_CONFIG
     from performia.manager import Manager, RunOptions
-    options = RunOptions(duration=args.duration, record=args.record, events=args.events,
+    options = RunOptions(duration=args.duration, record=args.record, stems=args.stems,
+                         events=args.events,
                          input=args.input, gui=config.gui.enabled)
     try:
         return Manager(config, options).run()

@@ -46,9 +46,11 @@ RESTART_LIMIT = 5
 class RunOptions:
     duration: float | None = None
     record: Path | None = None
+    stems: Path | None = None
     events: Path | None = None
     input: Path | None = None
     gui: bool = True
+    extra_rings: tuple[str, ...] = ()   # rings for agents outside the band (benchmarks)
 
 
 @dataclass
@@ -59,8 +61,12 @@ class Manager:
     children: dict[str, Child] = field(default_factory=dict)
     segments: list[shared_memory.SharedMemory] = field(default_factory=list)
     doorbells: list[int] = field(default_factory=list)
-    recorder: Recorder | None = None
+    recorders: list[Recorder] = field(default_factory=list)
+    baseline_synths: int = 0
+    final_synths: int | None = None     # synths left after the band stopped (see shutdown)
+    xruns: int = 0                      # xruns supernova reported while we ran
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, int] = field(default_factory=dict)
     plan: PerformancePlan | None = None
     state: StateWriter | None = None
@@ -80,6 +86,7 @@ class Manager:
         synthdefs.build()
         self.session = ServerSession(self.config)
         client = self.session.start()
+        self.baseline_synths = self.session.status().synths
         start_time = self._song_start(client)
         prefix = f"performia_{os.getpid()}"
         self.state = StateWriter(f"{prefix}_state")
@@ -89,18 +96,32 @@ class Manager:
                                     health_name=self.health.name,
                                     events_path=str(self.options.events or ""),
                                     input_path=str(self.options.input or ""))
-        if self.options.record is not None:
-            self.recorder = Recorder(client, RECORDER_BUFFER, RECORDER_NODE)
+        recordings = [(self.options.record, False), (self.options.stems, True)]
+        for path, stems in recordings:
+            if path is None:
+                continue
+            number = RECORDER_NODE + len(self.recorders)
+            recorder = Recorder(client, number, number, stems=stems)
             # a quarter sample late: the recorder's block is the one starting at start_time
-            self.recorder.start(self.options.record,
-                                at=start_time + 0.25 / self.config.server.sample_rate)
+            recorder.start(path, at=start_time + 0.25 / self.config.server.sample_rate)
+            self.recorders.append(recorder)
         self._spawn("transport")
         self._spawn("conductor")
         if self.options.gui:
             self._spawn("gui")
+        self.started.set()
         log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
                  time.strftime("%H:%M:%S", time.localtime(start_time)),
                  self.config.timing.tempo, self.config.band.key, self.config.band.style)
+
+    def ring(self, agent: str) -> RingSpec:
+        """The ring of `agent` (e.g. one of `extra_rings`, for a writer of your own)."""
+        if self.plan is None:
+            raise RuntimeError("the band has not started")
+        for spec in self.plan.rings:
+            if spec.agent == agent:
+                return spec
+        raise ValueError(f"no ring for {agent!r}")
 
     def _song_start(self, client: OscClient) -> float:
         """Beat 0 on a block boundary, so t = 0 of --record and --events is one sample."""
@@ -114,7 +135,7 @@ class Manager:
 
     def _make_rings(self) -> tuple[RingSpec, ...]:
         specs = []
-        for agent in BAND_AGENTS:
+        for agent in BAND_AGENTS + self.options.extra_rings:
             name = f"performia_{os.getpid()}_{agent}"
             self.segments.append(create_ring(name, RING_CAPACITY))
             doorbell = make_doorbell()
@@ -169,6 +190,21 @@ class Manager:
             self._spawn(name)
 
     # -- stop ---------------------------------------------------------------------
+    def _wait_for_quiet(self, timeout: float = 3.0) -> None:
+        """After the last note: wait until only the master (and recorders) remain."""
+        if self.session is None or self.session.client is None:
+            return
+        expected = self.baseline_synths + len(self.recorders)
+        deadline = time.monotonic() + timeout
+        synths = self.session.status().synths
+        while synths > expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            synths = self.session.status().synths
+        self.final_synths = synths - len(self.recorders)
+        level = logging.INFO if synths == expected else logging.WARNING
+        log.log(level, "after the last note: %d synths on the server (baseline %d)",
+                self.final_synths, self.baseline_synths)
+
     def _install_signal_handlers(self) -> None:
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             log.info("%s: stopping", signal.Signals(signum).name)
@@ -183,10 +219,13 @@ class Manager:
             child = self.children.pop(name, None)
             if child is not None:
                 _guard(f"stop {name}", child.stop)
-        if self.recorder is not None:
-            _guard("close the recording", self.recorder.stop)
-            self.recorder = None
+        _guard("let the last notes end", self._wait_for_quiet)
+        for recorder in self.recorders:
+            _guard("close the recording", recorder.stop)
+        self.recorders.clear()
         if self.session is not None:
+            if self.session.supernova is not None:
+                self.xruns = self.session.supernova.log.xruns
             _guard("stop the server", self.session.stop)
             self.session = None
         if self.state is not None:

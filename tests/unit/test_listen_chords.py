@@ -139,3 +139,28 @@ def test_settings_are_checked() -> None:
         ChordSettings(hold=0)
     with pytest.raises(ValueError):
         ChordSettings(profile=(1.0, 0.0))
+
+
+def test_once_onsets_are_known_a_chord_changes_only_after_a_strum() -> None:
+    recognizer = ChordRecognizer(ChordSettings(onset_window=0.8))
+    recognizer.onset(0.0)
+    t = 0.0
+    for _ in range(10):
+        recognizer.update(chroma_of("A:min7"), 0.3, t)
+        t += FRAME
+    assert recognizer.current == Chord.parse("A:min7")
+    t = 2.0                                   # the chord rings on; its colour drifts
+    for _ in range(20):
+        assert recognizer.update(chroma_of("A:maj7"), 0.3, t) is None
+        t += FRAME
+    recognizer.onset(t)                       # a new strum: now the change is accepted
+    changes = [recognizer.update(chroma_of("D:7"), 0.3, t + i * FRAME) for i in range(5)]
+    assert Chord.parse("D:7") in changes
+
+
+def test_without_onsets_changes_are_accepted_any_time() -> None:
+    recognizer = ChordRecognizer()
+    for i in range(10):
+        recognizer.update(chroma_of("A:min7"), 0.3, i * FRAME)
+    changes = [recognizer.update(chroma_of("D:7"), 0.3, 5.0 + i * FRAME) for i in range(5)]
+    assert Chord.parse("D:7") in changes

@@ -14,8 +14,10 @@ from performia.listen.rehearsal import (
     TakeError,
     TakeSpec,
     TakeTruth,
+    ensure_take,
     generate_take,
     load_samples,
+    main,
     read_take,
     voicing,
     write_take,
@@ -197,3 +199,21 @@ def test_compressed_wav_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
     with pytest.raises(TakeError, match="unsupported WAV encoding"):
         read_take(path)
+
+
+def test_ensure_take_generates_once_and_again_when_the_spec_changes(tmp_path: Path) -> None:
+    path = tmp_path / "takes" / "rehearsal.wav"
+    assert ensure_take(SPEC, path) == path and path.exists()
+    first = path.stat().st_mtime_ns
+    assert ensure_take(SPEC, path) == path and path.stat().st_mtime_ns == first
+    other = TakeSpec(SPEC.progression, SPEC.key, 100, bars=2, seed=3)
+    ensure_take(other, path)
+    assert TakeTruth.from_json(path.with_suffix(".json").read_text()).bpm == 100
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli.wav"
+    assert main([str(out), "--progression", "A:min", "E:7", "--key", "A:min", "--bpm", "100",
+                 "--bars", "2"]) == 0
+    assert read_take(out).channels == 1
+    assert "A:min E:7" in capsys.readouterr().out

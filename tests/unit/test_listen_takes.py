@@ -37,7 +37,10 @@ SPECS = {
                       pattern="D.DU", seed=34),
     "C-84-3/4": TakeSpec(("C:maj", "A:min7", "F:maj", "G:7"), "C:maj", 84, bars=9,
                          beats_per_bar=3, pattern="D.DUDU", seed=35),
+    "G-90-ringing": TakeSpec(("G:maj7", "E:min7", "A:min7", "D:7"), "G:maj", 90, bars=8,
+                             pattern="D...D...", seed=36),
 }
+ONSET_DELAY = 0.015                       # the server reports a strum ~10–15 ms after it starts
 
 
 def chroma_frames(samples: npt.NDArray[np.floating], rate: int) -> tuple[
@@ -96,7 +99,10 @@ def heard(name: str) -> Heard:
     changes: list[tuple[float, str]] = []
     key_changes: list[tuple[float, str]] = []
     previous = None
+    onsets = [t + ONSET_DELAY for t in take.truth.onsets]
     for chroma, time, level in zip(frames, times, levels, strict=True):
+        while onsets and onsets[0] <= time:
+            recognizer.onset(onsets.pop(0))
         chord = recognizer.update(chroma, float(level), float(time))
         if chord is not None:
             changes.append((float(time), chord.label))
@@ -156,8 +162,9 @@ def test_key_of_the_take(name: str) -> None:
     assert {label for _, label in result.keys} == {result.take.truth.key}
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", [n for n in SPECS if n != "G-90-ringing"])
 def test_tempo_from_the_strums(name: str) -> None:
+    """(Two strums a bar, as in the ringing take, say too little about the beat.)"""
     take = heard(name).take
     rng = np.random.default_rng(7)
     estimator = TempoEstimator()
@@ -186,8 +193,8 @@ def test_follower_captures_the_progression_of_a_take() -> None:
         if time > pedal_up:
             break
         follower.handle(PitchReading(float(time), 1000, 0, 0.0, False, float(level)))
-        while next_onset is not None and next_onset + 0.01 <= time:
-            follower.handle(OnsetReading(next_onset + 0.01, 1000, 0, 0.5))
+        while next_onset is not None and next_onset + ONSET_DELAY <= time:
+            follower.handle(OnsetReading(next_onset + ONSET_DELAY, 1000, 0, 0.5))
             next_onset = next(onsets, None)
         follower.handle(ChromaReading(float(time), 1000, 0, tuple(chroma)))
     follower.set_mode("play", pedal_up)

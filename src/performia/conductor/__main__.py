@@ -34,9 +34,10 @@ def build_loop(plan: PerformancePlan) -> BandLoop:
     tempo = TempoMap(bpm=config.timing.tempo, t0=plan.start_time,
                      beats_per_bar=config.timing.beats_per_bar)
     clock = RealtimeClock(tempo, lookahead=config.timing.latency_ms / 1000.0)
-    writers = {ring.agent: RingWriter(attach(ring.shm_name), doorbell=ring.doorbell)
-               for ring in plan.rings}
     agents = make_band(config.band.style, config.band.seed)
+    ours = {agent.name for agent in agents}
+    writers = {ring.agent: RingWriter(attach(ring.shm_name), doorbell=ring.doorbell)
+               for ring in plan.rings if ring.agent in ours}   # one writer per ring
     harmony = HarmonicContext.from_labels(config.band.key, config.band.progression)
     return BandLoop(agents=agents, writers=writers, clock=clock, harmony=harmony,
                     seed=config.band.seed)

@@ -7,7 +7,9 @@ chroma (`note_profile`) holds its first six harmonics (a string's twelfth and ma
 on the fifth and third above) and the leakage of the analysis' FFT into the neighbouring
 semitones (Chromagram on an 8192-point FFT from C2: see docs/LISTENING.md). A new chord must
 win `hold` frames in a row, by `margin` over the chord now held, before it is reported; below
-the `silence` level nothing changes (the last chord is kept when the guitar stops).
+the `silence` level nothing changes (the last chord is kept when the guitar stops). Once the
+recogniser is told of onsets (`onset`), a chord may change only within `onset_window` seconds
+of a strum: a ringing chord whose partials fade unevenly is not heard as a new chord.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class ChordSettings:
     seventh_bias: float = 0.0              # added to 7th chords' scores (< 0: triads win ties)
     profile: tuple[float, ...] | None = None   # one note's chroma, pitch class 0 first;
                                                # None: note_profile()
+    onset_window: float = 0.8              # s after an onset in which a change is accepted
+                                           # (0: changes any time; no onsets told: any time)
 
     def __post_init__(self) -> None:
         if not self.qualities:
@@ -110,6 +114,7 @@ class ChordRecognizer:
         self._candidate: int | None = None
         self._streak = 0
         self._current: int | None = None
+        self._last_onset: float | None = None
 
     @property
     def current(self) -> Chord | None:
@@ -130,6 +135,10 @@ class ChordRecognizer:
             return None
         return self.chords[int(np.argmax(self._templates @ frame + self._bias))]
 
+    def onset(self, time: float) -> None:
+        """A strum (or pluck) was heard at `time`: the chord may change after it."""
+        self._last_onset = time
+
     def update(self, chroma: Sequence[float] | Vector, level: float, time: float) -> Chord | None:
         """Take one frame heard at `time` with input `level`; the new chord if it changed."""
         frame = normalise(chroma, self.settings.compression)
@@ -140,7 +149,7 @@ class ChordRecognizer:
             return None
         self._running = self._smoothed(frame, time)
         scores = self._templates @ self._running + self._bias
-        return self._decide(scores)
+        return self._decide(scores, time)
 
     def _smoothed(self, frame: Vector, time: float) -> Vector:
         previous, last = self._running, self._last_time
@@ -150,9 +159,13 @@ class ChordRecognizer:
         keep = float(np.exp(-max(time - last, 0.0) / self.settings.smoothing))
         return keep * previous + (1.0 - keep) * frame
 
-    def _decide(self, scores: Vector) -> Chord | None:
+    def _may_change(self, time: float) -> bool:
+        window, last = self.settings.onset_window, self._last_onset
+        return self._current is None or window <= 0 or last is None or time - last <= window
+
+    def _decide(self, scores: Vector, time: float) -> Chord | None:
         best = int(np.argmax(scores))
-        if best == self._current:
+        if best == self._current or not self._may_change(time):
             self._candidate, self._streak = None, 0
             return None
         held = -np.inf if self._current is None else float(scores[self._current])

@@ -160,6 +160,7 @@ class Follower:
         self.listening.last_onset_time = reading.time
         self._last_loud = reading.time
         self.listening.playing = True
+        self.chords.onset(reading.time)
         events: list[Event] = [{"t": reading.time, "kind": "onset",
                                 "amp": round(reading.amp, 4)}]
         bpm = self.tempo.update(reading.time, reading.amp)

@@ -10,8 +10,10 @@ stereo WAV/AIFF at a common rate) before anything starts; supernova reads the fi
 
 from __future__ import annotations
 
+import argparse
 import json
 import struct
+import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import product
@@ -20,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from performia.config import PROJECT_ROOT
 from performia.theory import Chord, Key
 
 Samples = npt.NDArray[np.float32]
 
+DEFAULT_TAKE = PROJECT_ROOT / "build" / "takes" / "rehearsal.wav"
 TUNING = (40, 45, 50, 55, 59, 64)          # E2 A2 D3 G3 B3 E4 (MIDI)
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,
                 176400, 192000)
@@ -320,6 +324,19 @@ def write_take(path: Path | str, take: Take) -> Path:
     return target
 
 
+def ensure_take(spec: TakeSpec, path: Path | str = DEFAULT_TAKE) -> Path:
+    """The take of `spec` at `path`: generated the first time, reused while the spec is the
+    same (the spec is stored beside it as `<stem>.spec`)."""
+    target = Path(path)
+    stamp = target.with_suffix(".spec")
+    wanted = repr(spec)
+    if target.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return target
+    write_take(target, generate_take(spec))
+    stamp.write_text(wanted)
+    return target
+
+
 def write_wav_float(path: Path, samples: npt.NDArray[np.floating], rate: int) -> None:
     """A mono or multi-channel (frames × channels) 32-bit float WAV."""
     data = np.asarray(samples, dtype="<f4")
@@ -467,3 +484,31 @@ def _check_info(info: TakeInfo) -> None:
                         f"({', '.join(str(r) for r in COMMON_RATES)})")
     if info.frames == 0:
         raise TakeError(f"{info.path}: contains no audio (0 frames)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m performia.listen.rehearsal OUT.wav --progression G:maj E:min7 ...`"""
+    parser = argparse.ArgumentParser(prog="python -m performia.listen.rehearsal",
+                                     description="Strum a rehearsal take (WAV + truth JSON).")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--progression", nargs="+", default=["E:min", "C:maj", "G:maj", "D:maj"])
+    parser.add_argument("--key", default="E:min")
+    parser.add_argument("--bpm", type=float, default=96.0)
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--beats-per-bar", type=int, default=4)
+    parser.add_argument("--pattern", default="D.DU.UDU", help=f"one bar of {STRUM_STEPS}")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        spec = TakeSpec(tuple(args.progression), args.key, args.bpm, bars=args.bars,
+                        beats_per_bar=args.beats_per_bar, pattern=args.pattern, seed=args.seed)
+    except ValueError as error:
+        parser.error(str(error))
+    path = write_take(args.out, generate_take(spec))
+    print(f"{path}: {' '.join(spec.progression)} in {spec.key} at {spec.bpm:g} BPM, "
+          f"{spec.bars} bars (truth: {path.with_suffix('.json')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,7 +17,7 @@ DISK_BUFFER_FRAMES = 65536
 
 
 STEM_CHANNELS = {"drums": 0, "bass": 2, "harmony": 4, "melody": 6, "input": 8, "test": 10,
-                 "master": 12}   # first channel of each stereo pair in a stem recording
+                 "master": 12, "drum_marks": 14}   # first channel of each part of a stem file
 
 
 class Recorder:
@@ -33,7 +33,7 @@ class Recorder:
 
     @property
     def channels(self) -> int:
-        return 14 if self.stems else 2
+        return 15 if self.stems else 2
 
     def start(self, path: Path | str, at: float | None = None) -> None:
         """Open `path` and start writing at server time `at` (Unix seconds; None = now)."""

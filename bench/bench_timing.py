@@ -1,0 +1,142 @@
+"""Scheduled-note timing while the band plays: clicks decided LOOKAHEAD ms before they
+sound, written by their own agent process into a ring, dispatched with the band's notes,
+recorded by the server; the error is read off the recording, sample by sample.
+
+Also: with --rate-factor F, the click agent writes F × the band's own note rate, and the
+benchmark checks that not one event is lost (ring drops, missing clicks).
+
+Usage: python bench/bench_timing.py [--lookahead-ms 3] [--hogs 2] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from common import cpu_hogs
+
+from performia.config import load_config, replace
+from performia.manager import Manager, RunOptions
+from performia.server.recorder import STEM_CHANNELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.audio import onsets, read_wav  # noqa: E402
+
+CLICK_AGENT = """
+import sys, time
+from performia.events.note import NoteEvent
+from performia.events.ring import RingWriter, attach
+from performia.processes import set_realtime
+name, bell, start, spacing, count, lookahead = sys.argv[1:7]
+start, spacing, lookahead = float(start), float(spacing), float(lookahead)
+set_realtime(60, "click agent")                       # as the conductor
+shm = attach(name); w = RingWriter(shm, doorbell=int(bell))
+refused = 0
+for i in range(int(count)):
+    due = start + i * spacing
+    wait = due - lookahead - time.time()
+    if wait > 0.002:
+        time.sleep(wait - 0.002)
+    while time.time() < due - lookahead:              # decided exactly `lookahead` ahead
+        pass
+    refused += not w.write(NoteEvent.make(due, "test", "click", 60, 0.8))
+print(refused, flush=True)
+w.close(); shm.close()
+"""
+
+
+def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clients: int = 0
+        ) -> dict[str, float]:
+    out = Path(tempfile.mkdtemp(prefix="performia-bench-"))
+    config = replace(load_config(), "timing", latency_ms=max(lookahead_ms, 3.0))
+    config = replace(config, "gui", enabled=gui_clients > 0)
+    manager = Manager(config, RunOptions(duration=seconds + 1.0, stems=out / "stems.wav",
+                                         events=out / "events.jsonl", gui=gui_clients > 0,
+                                         extra_rings=("test",)))
+    count = int(seconds / spacing)
+    result: dict[str, float] = {}
+
+    def clicks() -> None:
+        manager.started.wait(60)
+        ring = manager.ring("test")
+        plan = manager.plan
+        assert plan is not None
+        first = plan.start_time + 0.5
+        agent = subprocess.run([sys.executable, "-c", CLICK_AGENT, ring.shm_name,
+                                str(ring.doorbell), str(first), str(spacing), str(count),
+                                str(lookahead_ms / 1000)], pass_fds=[ring.doorbell],
+                               capture_output=True, text=True, check=False)
+        result["refused"] = float(agent.stdout.strip() or -1)
+        result["first"] = (first - plan.start_time) * 48000
+
+    clients = _gui_clients(config.gui.port, gui_clients) if gui_clients else None
+    thread = threading.Thread(target=clicks, daemon=True)
+    thread.start()
+    with cpu_hogs(hogs):
+        manager.run()
+    thread.join(10)
+    if clients is not None:
+        clients.terminate()
+        clients.wait(5)
+    _rate, audio = read_wav(out / "stems.wav")
+    found = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=int(spacing * 48000 / 2))
+    expected = result["first"] + np.arange(count) * spacing * 48000
+    band = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    band_notes = sum(1 for e in band if e["agent"] in ("drums", "bass", "harmony", "melody"))
+    n = min(len(found), count)
+    errors = found[:n] - np.round(expected[:n]).astype(int)
+    return {"clicks": count, "found": len(found), "max_abs_error": float(np.abs(errors).max()),
+            "nonzero": int(np.count_nonzero(errors)), "refused": result["refused"],
+            "xruns": manager.xruns, "band_notes_per_s": band_notes / seconds,
+            "clicks_per_s": 1 / spacing}
+
+
+def _gui_clients(port: int, count: int) -> subprocess.Popen[bytes]:
+    """`count` WebSocket clients reading the GUI's /ws in one separate process."""
+    code = f"""
+import asyncio, time, websockets
+async def one():
+    while True:
+        try:
+            async with websockets.connect("ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+                async for _ in ws:
+                    pass
+        except Exception:
+            await asyncio.sleep(0.2)
+async def main():
+    await asyncio.gather(*[one() for _ in range({count})])
+asyncio.run(main())
+"""
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lookahead-ms", type=float, default=3.0)
+    parser.add_argument("--hogs", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--spacing", type=float, default=0.125,
+                        help="seconds between clicks (0.125 = 6000 samples)")
+    parser.add_argument("--gui-clients", type=int, default=0)
+    parser.add_argument("-v", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO if args.v else logging.WARNING)
+    r = run(args.lookahead_ms, args.hogs, args.seconds, args.spacing, args.gui_clients)
+    print(f"lookahead {args.lookahead_ms} ms, {args.hogs} CPU hogs, {args.gui_clients} GUI "
+          f"clients, band playing ({r['band_notes_per_s']:.1f} notes/s): "
+          f"{r['found']}/{r['clicks']} clicks at {r['clicks_per_s']:.0f}/s, timing error "
+          f"max {r['max_abs_error']:.0f} samples ({r['nonzero']} off), "
+          f"{r['refused']:.0f} refused by the ring, {r['xruns']} xruns")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Shared pieces of the benchmarks: percentiles, CPU hogs started and stopped by PID."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+HOG = "while True: pass"
+
+
+def summary(values_us: Sequence[float]) -> str:
+    a = np.asarray(values_us, dtype=float)
+    return (f"n {a.size}, p50 {np.percentile(a, 50):.1f} µs, p99 {np.percentile(a, 99):.1f} µs, "
+            f"max {a.max():.1f} µs")
+
+
+@contextmanager
+def cpu_hogs(count: int) -> Iterator[list[int]]:
+    """`count` busy Python processes at normal priority, stopped by PID afterwards."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
+    try:
+        yield [h.pid for h in hogs]
+    finally:
+        for hog in hogs:
+            hog.terminate()
+        for hog in hogs:
+            hog.wait(5)
