@@ -30,7 +30,8 @@ import sys, time
 from performia.events.note import NoteEvent
 from performia.events.ring import RingWriter, attach
 from performia.processes import set_realtime
-name, doorbell, count, gap, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+name, doorbell, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+gap, mode = float(sys.argv[4]), sys.argv[5]
 shm = attach(name); w = RingWriter(shm, doorbell=doorbell)
 if mode == "latency":
     set_realtime(60, "bench writer")          # as the conductor
@@ -138,8 +139,9 @@ def main() -> None:
     args = parser.parse_args()
     realtime = set_realtime(62, "bench reader")
     with cpu_hogs(args.hogs):
-        print(f"ring write→read latency across processes (reader {'SCHED_FIFO' if realtime else 'normal'}, "
-              f"{args.hogs} CPU hogs): {summary(latency(args.latency_events))}")
+        policy = "SCHED_FIFO" if realtime else "normal"
+        print(f"ring write→read latency across processes (reader {policy}, {args.hogs} CPU "
+              f"hogs): {summary(latency(args.latency_events))}")
         read_rate, write_rate = ring_throughput(args.events)
         print(f"ring throughput: {read_rate:,.0f} events/s read by the other process "
               f"(writer {write_rate:,.0f} events/s), 0 lost")
