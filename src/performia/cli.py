@@ -85,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"performia: config error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.input is not None and not args.input.is_file():
-        print(f"performia: --input {args.input}: no such file", file=sys.stderr)
-        return EXIT_CONFIG
+    if args.input is not None:
+        from performia.listen.rehearsal import TakeError, read_take
+        try:
+            read_take(args.input)
+        except TakeError as error:
+            print(f"performia: --input: {error}", file=sys.stderr)
+            return EXIT_CONFIG
     from performia.manager import Manager, RunOptions
     options = RunOptions(duration=args.duration, record=args.record, stems=args.stems,
                          events=args.events,

@@ -24,17 +24,23 @@ from performia.config import Config
 from performia.events.health import HealthWriter
 from performia.events.ring import create_ring, make_doorbell
 from performia.events.snapshot import StateWriter
-from performia.plan import PerformancePlan, RingSpec
+from performia.listen.rehearsal import read_take
+from performia.plan import ANSWER_RING, PerformancePlan, RingSpec
 from performia.processes import Child, spawn
 from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
+from performia.server.jack import find_alsa_card
 from performia.server.osc import OscClient, OscTimeoutError
 from performia.server.recorder import Recorder
 from performia.server.session import ServerSession
+from performia.server.tree import ADD_TO_HEAD, INPUT
 
 log = logging.getLogger(__name__)
 
 BAND_AGENTS = ("drums", "bass", "harmony", "melody")
+
+INPUT_BUFFER = 910
+INPUT_NODE = 101
 RING_CAPACITY = 4096
 START_DELAY = 0.5          # seconds from "ready" to the band's first beat
 RECORDER_BUFFER = 900
@@ -96,6 +102,10 @@ class Manager:
                                     health_name=self.health.name,
                                     events_path=str(self.options.events or ""),
                                     input_path=str(self.options.input or ""))
+        if self.options.events is not None:
+            self.options.events.parent.mkdir(parents=True, exist_ok=True)
+            self.options.events.write_text("")     # both writers append to it
+        self._start_input(client, start_time)
         recordings = [(self.options.record, False), (self.options.stems, True)]
         for path, stems in recordings:
             if path is None:
@@ -113,6 +123,26 @@ class Manager:
         log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
                  time.strftime("%H:%M:%S", time.localtime(start_time)),
                  self.config.timing.tempo, self.config.band.key, self.config.band.style)
+
+    def _start_input(self, client: OscClient, start_time: float) -> None:
+        """The guitar: the interface's input, or a take played from t = 0 (--input, or the
+        rehearsal take when there is no audio interface)."""
+        take = self.options.input
+        if take is None and find_alsa_card(self.config.jack.device) is None:
+            take = rehearsal_take(self.config)
+            log.info("no audio interface: the band plays with the rehearsal take %s", take)
+        self.baseline_synths += 1          # the listener stays until the end
+        if take is None:
+            client.send("/s_new", "listen_live", INPUT_NODE, ADD_TO_HEAD, INPUT)
+            return
+        info = read_take(take)
+        client.request("/b_allocRead", INPUT_BUFFER, str(Path(take).resolve()),
+                       match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER])
+        synthdef = "listen_take" if info.channels == 1 else "listen_take2"
+        loop = 1 if self.options.input is None else 0
+        client.send_bundle(start_time + 0.25 / self.config.server.sample_rate, [
+            ("/s_new", [synthdef, INPUT_NODE, ADD_TO_HEAD, INPUT, "buf", INPUT_BUFFER,
+                        "loop", loop])])
 
     def ring(self, agent: str) -> RingSpec:
         """The ring of `agent` (e.g. one of `extra_rings`, for a writer of your own)."""
@@ -135,7 +165,7 @@ class Manager:
 
     def _make_rings(self) -> tuple[RingSpec, ...]:
         specs = []
-        for agent in BAND_AGENTS + self.options.extra_rings:
+        for agent in BAND_AGENTS + (ANSWER_RING,) + self.options.extra_rings:
             name = f"performia_{os.getpid()}_{agent}"
             self.segments.append(create_ring(name, RING_CAPACITY))
             doorbell = make_doorbell()
@@ -240,6 +270,19 @@ class Manager:
         for fd in self.doorbells:
             _guard("close a doorbell", lambda f=fd: os.close(f))
         self.doorbells.clear()
+
+
+def rehearsal_take(config: Config) -> Path:
+    """The take a new user hears the band follow: strummed in the config's key and tempo,
+    but with chords of its own (so the following is heard), generated once."""
+    from performia.listen.rehearsal import TakeSpec, ensure_take
+
+    spec = TakeSpec(progression=REHEARSAL_PROGRESSION, key="G:maj", bpm=config.timing.tempo,
+                    bars=8, beats_per_bar=config.timing.beats_per_bar, lead_in=0.0, tail=0.0)
+    return ensure_take(spec)
+
+
+REHEARSAL_PROGRESSION = ("G:maj", "E:min7", "C:maj7", "D:7")
 
 
 def _guard(what: str, action: object) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from performia.config import Config, config_from_dict
 
+ANSWER_RING = "answers"   # the conductor's reactive answers: a ring of their own, one writer
+
 
 @dataclass(frozen=True)
 class RingSpec:

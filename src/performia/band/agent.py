@@ -36,6 +36,7 @@ class HarmonicContext:
     key: Key
     progression: list[Chord]
     heard_chord: Chord | None = None   # latest chord the listening side recognised
+    following: bool = False            # play the heard chord (listen/follow modes)
 
     @classmethod
     def from_labels(cls, key: str, progression: list[str] | tuple[str, ...]) -> HarmonicContext:
@@ -44,6 +45,10 @@ class HarmonicContext:
         return cls(Key.parse(key), [Chord.parse(label) for label in progression])
 
     def chord_at_bar(self, bar: int) -> Chord:
+        """The chord to play in `bar`: the one heard while following the guitar, else the
+        progression's (which loops)."""
+        if self.following and self.heard_chord is not None:
+            return self.heard_chord
         return self.progression[bar % len(self.progression)]
 
 

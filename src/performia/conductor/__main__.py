@@ -14,15 +14,17 @@ import threading
 from performia.band.agent import HarmonicContext
 from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
+from performia.conductor.listening import Ears
 from performia.conductor.state import Publisher, ServerFigures, compose
 from performia.events.health import HealthReader
 from performia.events.ring import RingWriter, attach
 from performia.events.snapshot import StateWriter
-from performia.plan import PerformancePlan
+from performia.plan import ANSWER_RING, PerformancePlan
 from performia.processes import set_realtime
 from performia.server.osc import OscClient
 from performia.timing.clock import RealtimeClock
 from performia.timing.tempo import TempoMap
+from performia.transport.event_log import EventLog
 
 log = logging.getLogger("performia.conductor")
 
@@ -54,14 +56,20 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     loop = build_loop(plan)
     server = OscClient("127.0.0.1", config.server.port, name="conductor")
+    event_log = EventLog(plan.events_path, plan.start_time) if plan.events_path else None
+    answers = next((RingWriter(attach(r.shm_name), doorbell=r.doorbell) for r in plan.rings
+                    if r.agent == ANSWER_RING), None)
+    ears = Ears(config, server, loop.harmony, loop.listening, lambda: loop.clock.tempo,
+                log_event=event_log.add_heard if event_log else None, answers=answers)
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
+    ears.start()
     figures = ServerFigures(server)
     health = HealthReader(plan.health_name) if plan.health_name else None
     publisher = None
     if plan.state_name:
         writer = StateWriter.attach(plan.state_name)
         publisher = Publisher(writer, lambda: compose(loop, figures, health,
-                                                      config.timing.latency_ms),
+                                                      config.timing.latency_ms, ears),
                               fps=config.gui.fps * 2, figures=figures)
         publisher.start()
     loop.start()
@@ -72,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         publisher.writer.close()
     if health is not None:
         health.close()
+    ears.close()
     server.close()
+    if event_log is not None:
+        event_log.close()
+    if answers is not None:
+        answers.close()
+        answers.shm.close()
     for writer_ in loop.writers.values():
         writer_.close()
         writer_.shm.close()

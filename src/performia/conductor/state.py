@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from performia.conductor.band_loop import BandLoop
+from performia.conductor.listening import Ears
 from performia.events.health import HealthReader
 from performia.events.snapshot import StateWriter, empty_state
 from performia.server.osc import OscClient, OscTimeoutError
@@ -49,8 +50,7 @@ class ServerFigures:
 
 
 def compose(loop: BandLoop, figures: ServerFigures | None, health: HealthReader | None,
-            lookahead_ms: float, extra: Callable[[dict[str, Any]], None] | None = None
-            ) -> dict[str, Any]:
+            lookahead_ms: float, ears: Ears | None = None) -> dict[str, Any]:
     state = empty_state()
     now = time.time()
     tempo = loop.clock.tempo
@@ -86,8 +86,10 @@ def compose(loop: BandLoop, figures: ServerFigures | None, health: HealthReader 
     state["events"] = {"written": written,
                        "dropped": sum(w.dropped for w in loop.writers.values()) + loop.dropped}
     state["latency"]["lookahead_ms"] = lookahead_ms
-    if extra is not None:
-        extra(state)
+    if ears is not None:
+        state["input"]["onsets"] = list(ears.onsets)
+        state["harmony"]["heard_key"] = harmony.key.label if listening.playing else None
+        state["agents"]["drums"]["state"]["answers"] = ears.answered
     return state
 
 

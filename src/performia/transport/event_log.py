@@ -1,11 +1,14 @@
-"""`--events FILE`: one JSON object per line for every note played (a public contract,
-docs/EVENTS.md). `t` is seconds from the song's start (sample 0 of `--record`). Lines are
-written by a background thread so the dispatcher never waits on the disk."""
+"""`--events FILE`: one JSON object per line for every note played and everything heard (a
+public contract, docs/EVENTS.md). `t` is seconds from the song's start (sample 0 of
+`--record`). Two processes append to the file (the dispatcher: notes; the conductor: what
+was heard), each line with one `write()` on an O_APPEND descriptor, so lines never mix.
+Lines are written by a background thread so neither process waits on the disk."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -31,22 +34,22 @@ class EventLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.start_time = start_time
         self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
-        self._stream = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._thread = threading.Thread(target=self._write, name="event-log", daemon=True)
         self._thread.start()
 
     def add(self, event: NoteEvent) -> None:
         self._queue.put(note_record(event, self.start_time))
 
-    def add_record(self, record: dict[str, Any]) -> None:
-        self._queue.put(record)
+    def add_heard(self, record: dict[str, Any]) -> None:
+        """Something the listening side heard; its `t` is clock time, made song time here."""
+        self._queue.put({**record, "t": round(float(record["t"]) - self.start_time, 6)})
 
     def _write(self) -> None:
         while (record := self._queue.get()) is not None:
-            self._stream.write(json.dumps(record) + "\n")
-        self._stream.flush()
+            os.write(self._fd, (json.dumps(record) + "\n").encode())
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5.0)
-        self._stream.close()
+        os.close(self._fd)
