@@ -89,7 +89,7 @@ def test_the_key_and_tempo_are_heard(played: dict[str, tuple[list[dict], TakeTru
 
 def test_the_bass_follows_the_heard_chords(
         played: dict[str, tuple[list[dict], TakeTruth]]) -> None:
-    for events, truth in played.values():
+    for events, _truth in played.values():
         changes = [(e["t"], Chord.parse(e["chord"])) for e in events if e.get("kind") == "chord"]
         bass = [e for e in events if e.get("agent") == "bass"]
         followed = total = 0
