@@ -74,6 +74,7 @@ class BandConfig:
     style: str = field(default="rock", metadata=_choices(*STYLES))
     progression: tuple[str, ...] = ("E:min", "C:maj", "G:maj", "D:maj")
     seed: int = field(default=1, metadata=_range(0, 2**31 - 1))
+    answer_accents: bool = True     # a strong guitar accent gets an immediate hit
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class Manager:
     baseline_synths: int = 0
     final_synths: int | None = None     # synths left after the band stopped (see shutdown)
     xruns: int = 0                      # xruns supernova reported while we ran
+    late: int = 0                       # bundles supernova reported late
     stop_requested: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, int] = field(default_factory=dict)
@@ -256,6 +257,7 @@ class Manager:
         if self.session is not None:
             if self.session.supernova is not None:
                 self.xruns = self.session.supernova.log.xruns
+                self.late = self.session.supernova.log.late
             _guard("stop the server", self.session.stop)
             self.session = None
         if self.state is not None:

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     server = OscClient("127.0.0.1", config.server.port, name="conductor")
     event_log = EventLog(plan.events_path, plan.start_time) if plan.events_path else None
     answers = next((RingWriter(attach(r.shm_name), doorbell=r.doorbell) for r in plan.rings
-                    if r.agent == ANSWER_RING), None)
+                    if r.agent == ANSWER_RING and config.band.answer_accents), None)
     ears = Ears(config, server, loop.harmony, loop.listening, lambda: loop.clock.tempo,
                 log_event=event_log.add_heard if event_log else None, answers=answers)
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])

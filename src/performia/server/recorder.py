@@ -13,7 +13,7 @@ from performia.server.tree import ADD_TO_TAIL, INSTRUMENT_BUSES, MASTER, sync
 
 log = logging.getLogger(__name__)
 
-DISK_BUFFER_FRAMES = 65536
+DISK_BUFFER_BYTES = 32768 * 2 * 4   # what one DiskOut half-buffer flush may carry
 
 
 STEM_CHANNELS = {"drums": 0, "bass": 2, "harmony": 4, "melody": 6, "input": 8, "test": 10,
@@ -35,12 +35,20 @@ class Recorder:
     def channels(self) -> int:
         return 15 if self.stems else 2
 
+    @property
+    def buffer_frames(self) -> int:
+        """DiskOut's buffer: as many bytes whatever the channel count. supernova writes each
+        half to disk in one go; a 15-channel buffer of 65536 frames (2 MB a flush) made an
+        xrun at every flush, 65536 stereo frames or 8192 × 15 channels make none."""
+        frames = DISK_BUFFER_BYTES // (4 * self.channels)
+        return 1 << (frames.bit_length() - 1)
+
     def start(self, path: Path | str, at: float | None = None) -> None:
         """Open `path` and start writing at server time `at` (Unix seconds; None = now)."""
         target = Path(path).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         c = self.client
-        c.request("/b_alloc", self.buffer, DISK_BUFFER_FRAMES, self.channels,
+        c.request("/b_alloc", self.buffer, self.buffer_frames, self.channels,
                   match=lambda a: a[:2] == ["/b_alloc", self.buffer])
         c.request("/b_write", self.buffer, str(target), "wav", "float", 0, 0, 1,
                   match=lambda a: a[:2] == ["/b_write", self.buffer])
