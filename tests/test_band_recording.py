@@ -30,6 +30,7 @@ def sixteen_bars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manager, Pat
     config = replace(config, "timing", tempo=BPM)
     config = replace(config, "band", style="rock", seed=7)
     config = replace(config, "gui", enabled=False)
+    config = replace(config, "midi", initial_mode="play")   # its own chart, not the guitar's
     stems, events = out / "stems.wav", out / "events.jsonl"
     for _take in range(3):   # an xrun (a dropout) resyncs the server clock: play again
         manager = Manager(config, RunOptions(duration=SECONDS + 0.3, stems=stems,
@@ -63,7 +64,8 @@ def test_drum_hits_start_on_their_exact_samples(
     _, stems, played = sixteen_bars
     _, audio = read_wav(stems)
     marks = np.nonzero(audio[:, STEM_CHANNELS["drum_marks"]] > 0.5)[0]
-    expected = sorted({round(e["t"] * RATE) for e in played if e["agent"] == "drums"
+    kit = {"kick", "snare", "hat", "openhat"}      # (reactive answers are off the grid)
+    expected = sorted({round(e["t"] * RATE) for e in played if e.get("voice") in kit
                        and e["t"] * RATE < audio.shape[0]})
     assert len(expected) > 100
     assert marks.tolist() == expected                 # 0 samples of error, none missing
@@ -75,7 +77,7 @@ def test_bass_plays_the_chord_of_its_bar(
         sixteen_bars: tuple[Manager, Path, list[dict]]) -> None:
     manager, _, played = sixteen_bars
     progression = [Chord.parse(c) for c in manager.config.band.progression]
-    bass = sorted((e for e in played if e["agent"] == "bass"), key=lambda e: e["t"])
+    bass = sorted((e for e in played if e.get("agent") == "bass"), key=lambda e: e["t"])
     in_chord = total = 0
     for beat in range(BARS * 4):
         t = beat * 60 / BPM

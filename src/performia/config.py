@@ -91,6 +91,7 @@ class MidiConfig:
     pedal_cc: int = field(default=64, metadata=_range(0, 127))
     pedal_down_mode: str = field(default="listen", metadata=_choices(*MODES))
     pedal_up_mode: str = field(default="play", metadata=_choices(*MODES))
+    initial_mode: str = field(default="follow", metadata=_choices(*MODES))
 
 
 @dataclass(frozen=True)

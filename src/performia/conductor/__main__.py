@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     answers = next((RingWriter(attach(r.shm_name), doorbell=r.doorbell) for r in plan.rings
                     if r.agent == ANSWER_RING and config.band.answer_accents), None)
     ears = Ears(config, server, loop.harmony, loop.listening, lambda: loop.clock.tempo,
-                log_event=event_log.add_heard if event_log else None, answers=answers)
+                log_event=event_log.add_heard if event_log else None, answers=answers,
+                initial_mode=config.midi.initial_mode)
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
     ears.start()
     figures = ServerFigures(server)
