@@ -45,6 +45,12 @@ def _alive(pids: list[int]) -> list[str]:
     return out
 
 
+def _wait_gone(pids: list[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def test_realtime_run_records_the_band_and_leaves_nothing(tmp_path: Path) -> None:
     jack_name = RUN_ID + "run"
     config, port = _config_file(tmp_path, jack_name)
@@ -94,6 +100,7 @@ def test_ctrl_c_stops_everything_and_the_recording_is_complete(tmp_path: Path) -
     manager.send_signal(signal.SIGINT)
     output, _ = manager.communicate(timeout=30)
     assert manager.returncode == 0, output[-3000:]
+    _wait_gone(children)         # (the resource tracker leaves a moment after the manager)
     assert _alive(children) == []
     rate, audio = read_wav(out)                        # a complete, readable WAV
     assert audio.shape[0] > rate and np.abs(audio).max() > 0.05
@@ -105,9 +112,7 @@ def test_children_do_not_outlive_a_killed_manager(tmp_path: Path) -> None:
     children = _wait_for_band(manager)
     manager.kill()                                     # SIGKILL: no chance to clean up
     manager.wait(10)
-    deadline = time.monotonic() + 10
-    while _alive(children) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_gone(children)
     assert _alive(children) == []
     # the rings go with the manager's resource tracker; the server's own segment is left
     # behind by a killed supernova and removed at the next start (tested in test_server.py)
