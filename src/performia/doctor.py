@@ -36,9 +36,9 @@ class Finding:
         return text
 
 
-def check_binaries() -> list[Finding]:
+def check_binaries(config: Config) -> list[Finding]:
     wanted = {
-        "supernova": "sudo apt-get install supercollider-supernova",
+        config.server.executable: "sudo apt-get install supercollider-supernova",
         "sclang": "sudo apt-get install supercollider-language",
         "jackd": "sudo apt-get install jackd2",
         "jack_lsp": "sudo apt-get install jackd2",
@@ -149,7 +149,7 @@ def check_stale_shm(config: Config) -> Finding:
 
 def run_checks(config: Config) -> list[Finding]:
     checks: list[Callable[[], Finding | list[Finding]]] = [
-        check_binaries, check_synthdefs, lambda: check_jack(config),
+        lambda: check_binaries(config), check_synthdefs, lambda: check_jack(config),
         lambda: check_audio_device(config), lambda: check_midi(config), check_realtime,
         lambda: check_ports(config), lambda: check_stale_shm(config),
     ]
