@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import psutil
 
 from performia.config import Config
 from performia.processes import Child
@@ -24,6 +27,8 @@ from performia.server.process import Supernova, server_answers
 from performia.server.tree import build_tree, check_tree, free_tree, query_tree, sync
 
 log = logging.getLogger(__name__)
+
+JACK_REGISTRY = Path("/dev/shm/jack-shm-registry")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class ServerSession:
         self.supernova: Supernova | None = None
         self.client: OscClient | None = None
         self.options = ServerOptions.from_config(config)
+        self._registry_was_there = True
 
     @property
     def owns_server(self) -> bool:
@@ -81,6 +87,7 @@ class ServerSession:
         jack_name = self.config.jack.server_name
         if not jack_running(jack_name):
             plan = plan_jack(self.config)
+            self._registry_was_there = JACK_REGISTRY.exists()
             self.jack = start_jack(plan)
             period = plan.period
         else:
@@ -125,3 +132,13 @@ class ServerSession:
             self.jack.stop()
             log.info("JACK stopped")
             self.jack = None
+            self._remove_jack_registry()
+
+    def _remove_jack_registry(self) -> None:
+        """jackd leaves its registry segment behind; if it was ours and no JACK server is
+        left running, remove it too."""
+        if self._registry_was_there or not JACK_REGISTRY.exists():
+            return
+        if any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
+            return
+        JACK_REGISTRY.unlink(missing_ok=True)
