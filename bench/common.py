@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -21,10 +22,16 @@ def summary(values_us: Sequence[float]) -> str:
             f"max {a.max():.1f} µs")
 
 
+def _normal_priority() -> None:
+    """A child inherits its parent's policy: a hog of a SCHED_FIFO bench would be real-time."""
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 @contextmanager
 def cpu_hogs(count: int) -> Iterator[list[int]]:
     """`count` busy Python processes at normal priority, stopped by PID afterwards."""
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG], preexec_fn=_normal_priority)
+            for _ in range(count)]
     try:
         yield [h.pid for h in hogs]
     finally:
