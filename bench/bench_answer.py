@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -43,6 +44,7 @@ def measure(take: Path, hogs: int) -> dict[str, float]:
     _rate, audio = read_wav(out / "stems.wav")
     heard = onsets(audio[:, STEM_CHANNELS["input"]], 0.05, min_gap=4800)
     answers = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=4800)
+    shutil.rmtree(out, ignore_errors=True)          # the recording lives in RAM
     latencies = []
     for onset in heard:
         after = answers[answers >= onset]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,7 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
     expected = result["first"] + np.arange(count) * spacing * 48000
     band = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     band_notes = sum(1 for e in band if e.get("agent") in ("drums", "bass", "harmony", "melody"))
+    shutil.rmtree(out, ignore_errors=True)          # the recordings live in RAM
     n = min(len(found), count)
     errors = found[:n] - np.round(expected[:n]).astype(int)
     if verbose:
