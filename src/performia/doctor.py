@@ -79,6 +79,11 @@ def check_audio_device(config: Config) -> Finding:
 
 
 def check_midi(config: Config) -> Finding:
+    if not Path("/dev/snd/seq").exists() and not jack_running(config.jack.server_name):
+        return Finding(False, "MIDI input", "no ALSA sequencer here, and JACK MIDI ports only "
+                       "exist while JACK runs (performia starts it)",
+                       "start JACK first (scripts/start_supernova.sh), then run doctor again",
+                       essential=False)
     try:
         import mido
         api = "LINUX_ALSA" if Path("/dev/snd/seq").exists() else "UNIX_JACK"
@@ -100,17 +105,8 @@ def check_realtime() -> Finding:
                    "/etc/security/limits.d/audio.conf, then log in again", essential=False)
 
 
-def _udp_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _tcp_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def _port_free(host: str, port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
             sock.bind((host, port))
         except OSError:
@@ -121,7 +117,7 @@ def _tcp_free(host: str, port: int) -> bool:
 def check_ports(config: Config) -> list[Finding]:
     out = []
     port = config.server.port
-    if _udp_free("127.0.0.1", port):
+    if _port_free("127.0.0.1", port, socket.SOCK_DGRAM):
         out.append(Finding(True, f"UDP port {port} (supernova)", "free"))
     else:
         answers = server_answers("127.0.0.1", port)
@@ -129,14 +125,13 @@ def check_ports(config: Config) -> list[Finding]:
                            "a server answers there (performia will use it)" if answers
                            else "taken by something that is not a SuperCollider server",
                            "stop that program or set [server] port"))
-    out.append(Finding(_udp_free(config.osc.host, config.osc.event_port),
-                       f"UDP port {config.osc.event_port} (OSC note input)", "free or taken",
-                       "set [osc] event_port"))
-    out.append(Finding(_tcp_free(config.gui.host, config.gui.port),
-                       f"TCP port {config.gui.port} (GUI)", "free or taken",
-                       "set [gui] port, or run with --no-gui"))
-    return [f if not f.ok or "free" not in f.detail else
-            Finding(True, f.what, "free") for f in out]
+    osc_free = _port_free(config.osc.host, config.osc.event_port, socket.SOCK_DGRAM)
+    out.append(Finding(osc_free, f"UDP port {config.osc.event_port} (OSC note input)",
+                       "free" if osc_free else "taken", "set [osc] event_port"))
+    gui_free = _port_free(config.gui.host, config.gui.port, socket.SOCK_STREAM)
+    out.append(Finding(gui_free, f"TCP port {config.gui.port} (GUI)",
+                       "free" if gui_free else "taken", "set [gui] port, or run with --no-gui"))
+    return out
 
 
 def check_stale_shm(config: Config) -> Finding:
