@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from performia.config import replace
+from performia.listen.rehearsal import write_wav_float
 from performia.manager import Manager, RunOptions
 from performia.server.recorder import STEM_CHANNELS
 from performia.theory import Chord
@@ -32,9 +33,11 @@ def sixteen_bars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manager, Pat
     config = replace(config, "gui", enabled=False)
     config = replace(config, "midi", initial_mode="play")   # its own chart, not the guitar's
     stems, events = out / "stems.wav", out / "events.jsonl"
+    silence = out / "silence.wav"          # the band alone: the guitar is silent
+    write_wav_float(silence, np.zeros(RATE * 40, dtype=np.float32), RATE)
     for _take in range(3):   # an xrun (a dropout) resyncs the server clock: play again
         manager = Manager(config, RunOptions(duration=SECONDS + 0.3, stems=stems,
-                                             events=events, gui=False))
+                                             events=events, input=silence, gui=False))
         assert manager.run() == 0
         if manager.xruns == 0:
             break

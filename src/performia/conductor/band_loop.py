@@ -4,6 +4,7 @@ notes, which go into the agent's ring. Nothing here waits on the network or the 
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -31,8 +32,15 @@ class BandLoop:
     failures: dict[str, int] = field(default_factory=dict)
 
     def start(self, first_beat: float = 0.0) -> None:
+        """Start at `first_beat`, or, if this process came up too late for it, at the first
+        sixteenth that can still be decided a lookahead ahead (never a late note)."""
         for agent in self.agents:
             self.rngs[agent.name] = random.Random(f"{self.seed}:{agent.name}")
+        earliest = self.clock.tempo.beat_at(self.clock.now() + self.clock.lookahead + 0.002)
+        if earliest > first_beat:
+            skipped, first_beat = first_beat, math.ceil(earliest / STEP_BEATS) * STEP_BEATS
+            log.warning("the conductor started late: the band comes in at beat %.2f instead "
+                        "of %.2f", first_beat, skipped)
         self.clock.schedule(first_beat, self.play_step)
         self.clock.start()
 
