@@ -4,6 +4,7 @@ GUI's frame rate by a normal-priority thread (never the clock's)."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -94,7 +95,6 @@ def compose(loop: BandLoop, figures: ServerFigures | None, health: HealthReader 
 
 
 def _tuner(hz: float) -> dict[str, Any]:
-    import math
     midi = 69 + 12 * math.log2(hz / 440.0)
     nearest = round(midi)
     return {"pitch_hz": round(hz, 2), "note": f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1}",
