@@ -120,6 +120,12 @@ def test_children_do_not_outlive_a_killed_manager(tmp_path: Path) -> None:
     assert [s for s in our_segments(jack_name=RUN_ID + "kill") if s.startswith("performia_")] == []
     # a killed supernova also leaves its JACK client's semaphore; the JACK server it belonged
     # to is gone, so nothing can use it again: this test's own names, removed here
+    # (and the JACK server killed with it leaves its own segments): this test's names only
     for stale in [Path(f"/dev/shm/SuperColliderServer_{port}"),
-                  *Path("/dev/shm").glob(f"jack_sem.0_{RUN_ID}kill_*")]:
+                  *Path("/dev/shm").glob(f"jack_sem.0_{RUN_ID}kill_*"),
+                  *Path("/dev/shm").glob(f"jack_{RUN_ID}kill_*")]:
         stale.unlink(missing_ok=True)
+    if not any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
+        for stale in [*Path("/dev/shm").glob("jack-[0-9]*-[0-9]*"),
+                      *Path("/dev/shm").glob("jack_db-*"), Path("/dev/shm/jack-shm-registry")]:
+            stale.unlink(missing_ok=True)     # JACK's registry of the killed server
