@@ -5,6 +5,7 @@ manager being killed outright."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,7 +126,11 @@ def test_children_do_not_outlive_a_killed_manager(tmp_path: Path) -> None:
                   *Path("/dev/shm").glob(f"jack_sem.0_{RUN_ID}kill_*"),
                   *Path("/dev/shm").glob(f"jack_{RUN_ID}kill_*")]:
         stale.unlink(missing_ok=True)
-    if not any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
+    if not any(p.info["name"] == "jackd" and p.info["status"] != psutil.STATUS_ZOMBIE
+               for p in psutil.process_iter(["name", "status"])):
         for stale in [*Path("/dev/shm").glob("jack-[0-9]*-[0-9]*"),
                       *Path("/dev/shm").glob("jack_db-*"), Path("/dev/shm/jack-shm-registry")]:
-            stale.unlink(missing_ok=True)     # JACK's registry of the killed server
+            if stale.is_dir():                # JACK's registry of the killed server
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
