@@ -78,18 +78,23 @@ def server(built_synthdefs: None) -> Iterator[ServerSession]:
         session.stop()
 
 
+def still_running(pids: list[int]) -> list[str]:
+    """'pid command' of each of `pids` still running (zombies are gone already)."""
+    out = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{pid} {' '.join(proc.cmdline()) or proc.name()}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def our_leftovers() -> list[str]:
     """Processes of ours still running: PIDs we started, and any jackd/supernova on this
     run's JACK server name (started by a manager subprocess)."""
-    left = []
-    for pid in processes.STARTED:
-        if psutil.pid_exists(pid):
-            try:
-                proc = psutil.Process(pid)
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    left.append(f"{pid} {' '.join(proc.cmdline())}")
-            except psutil.NoSuchProcess:
-                pass
+    left = still_running(processes.STARTED)
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         if proc.info["name"] in ("jackd", "supernova") and RUN_ID in cmd:

@@ -17,7 +17,15 @@ import psutil
 import pytest
 
 from tests.audio import read_wav
-from tests.conftest import PROJECT, RUN_ID, make_config, our_segments, run_cli, write_config
+from tests.conftest import (
+    PROJECT,
+    RUN_ID,
+    make_config,
+    our_segments,
+    run_cli,
+    still_running,
+    write_config,
+)
 
 pytestmark = pytest.mark.server
 
@@ -34,21 +42,9 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
-def _alive(pids: list[int]) -> list[str]:
-    out = []
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(f"{pid} {proc.name()}")
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
 def _wait_gone(pids: list[int], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while _alive(pids) and time.monotonic() < deadline:
+    while still_running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -102,7 +98,7 @@ def test_ctrl_c_stops_everything_and_the_recording_is_complete(tmp_path: Path) -
     output, _ = manager.communicate(timeout=30)
     assert manager.returncode == 0, output[-3000:]
     _wait_gone(children)         # (the resource tracker leaves a moment after the manager)
-    assert _alive(children) == []
+    assert still_running(children) == []
     rate, audio = read_wav(out)                        # a complete, readable WAV
     assert audio.shape[0] > rate and np.abs(audio).max() > 0.05
     assert our_segments(port, jack_name=RUN_ID + "int") == []
@@ -114,7 +110,7 @@ def test_children_do_not_outlive_a_killed_manager(tmp_path: Path) -> None:
     manager.kill()                                     # SIGKILL: no chance to clean up
     manager.wait(10)
     _wait_gone(children)
-    assert _alive(children) == []
+    assert still_running(children) == []
     # the rings go with the manager's resource tracker; the server's own segment is left
     # behind by a killed supernova and removed at the next start (tested in test_server.py)
     time.sleep(1.0)
