@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from performia.config import Config, config_from_dict
+from performia.processes import set_realtime
 
 ANSWER_RING = "answers"   # the conductor's reactive answers: a ring of their own, one writer
 
@@ -34,6 +37,16 @@ class PerformancePlan:
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
         return json.dumps(data)
+
+    @classmethod
+    def for_child(cls, name: str, priority: int, argv: list[str] | None = None
+                  ) -> PerformancePlan:
+        """A child process's start: its log format, its plan (argv[0]), SCHED_FIFO."""
+        args = sys.argv[1:] if argv is None else argv
+        logging.basicConfig(level=logging.INFO, format=f"%(levelname)s {name}: %(message)s")
+        plan = cls.from_json(args[0])
+        set_realtime(priority, name)
+        return plan
 
     @classmethod
     def from_json(cls, text: str) -> PerformancePlan:

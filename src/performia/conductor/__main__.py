@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 
 from performia.band.agent import HarmonicContext
@@ -20,7 +19,6 @@ from performia.events.health import HealthReader
 from performia.events.ring import RingWriter, attach
 from performia.events.snapshot import StateWriter
 from performia.plan import ANSWER_RING, PerformancePlan
-from performia.processes import set_realtime
 from performia.server.osc import OscClient
 from performia.timing.clock import RealtimeClock
 from performia.timing.tempo import TempoMap
@@ -46,11 +44,8 @@ def build_loop(plan: PerformancePlan) -> BandLoop:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s conductor: %(message)s")
-    plan = PerformancePlan.from_json(args[0])
+    plan = PerformancePlan.for_child("conductor", CONDUCTOR_PRIORITY, argv)
     config = plan.config
-    set_realtime(CONDUCTOR_PRIORITY, "conductor")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

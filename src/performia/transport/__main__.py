@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 
 from performia.events.note import NoteEvent
 from performia.events.ring import RingReader, attach
 from performia.plan import PerformancePlan
-from performia.processes import set_realtime
 from performia.transport.dispatcher import Dispatcher, Source
 from performia.transport.event_log import EventLog
 from performia.transport.osc_input import OscInput
@@ -23,11 +21,8 @@ TRANSPORT_PRIORITY = 62
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s transport: %(message)s")
-    plan = PerformancePlan.from_json(args[0])
+    plan = PerformancePlan.for_child("transport", TRANSPORT_PRIORITY, argv)
     config = plan.config
-    set_realtime(TRANSPORT_PRIORITY, "transport")
     event_log = EventLog(plan.events_path, plan.start_time) if plan.events_path else None
     dispatcher = Dispatcher(("127.0.0.1", config.server.port),
                             sink=event_log.add if event_log else None)
