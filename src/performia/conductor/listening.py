@@ -45,17 +45,20 @@ class Ears:
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event)
         self.onsets: list[float] = []
-        self.pedal = PedalInput(config.midi, self.set_mode)
+        # no port name: no pedal (and no MIDI client polling for one)
+        self.pedal = PedalInput(config.midi, self.set_mode) if config.midi.port else None
         self.set_mode(initial_mode)
         for address in readings.ADDRESSES:
             server.on(address, self._on_reading)
         server.on("/accent", self._on_accent)
 
     def start(self) -> None:
-        self.pedal.start()
+        if self.pedal is not None:
+            self.pedal.start()
 
     def close(self) -> None:
-        self.pedal.close()
+        if self.pedal is not None:
+            self.pedal.close()
 
     def set_mode(self, mode: str) -> None:
         self.follower.set_mode(mode, time.time())
