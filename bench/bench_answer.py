@@ -17,6 +17,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from tests.audio import onsets, read_wav  # noqa: E402
 CLICKS = ROOT.parent / "shared" / "anchors" / "clicks.wav"
 
 
-def measure(take: Path, hogs: int) -> dict[str, float]:
+def measure(take: Path, hogs: int, verbose: bool = False) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="performia-answer-", dir=RAM_DIR))
     info = read_take(take)
     manager = Manager(load_config(), RunOptions(duration=info.duration + 0.5, input=take,
@@ -50,10 +51,20 @@ def measure(take: Path, hogs: int) -> dict[str, float]:
         after = answers[answers >= onset]
         if after.size and after[0] - onset < 4800:
             latencies.append(int(after[0] - onset))
+            if verbose and latencies[-1] > 64:
+                wall = manager_start(manager) + onset / 48000
+                print(f"late answer: input onset at {onset / 48000:.3f} s (CLOCK_MONOTONIC "
+                      f"{wall - time.time() + time.monotonic():.6f}), answer "
+                      f"{latencies[-1]} samples after")
     lat = np.array(latencies)
     return {"inputs": len(heard), "answers": len(lat), "p50": float(np.median(lat)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
             "xruns": manager.xruns}
+
+
+def manager_start(manager: Manager) -> float:
+    """Wall-clock time of the recording's sample 0 (the plan's start time)."""
+    return manager.plan.start_time if manager.plan is not None else 0.0
 
 
 def main() -> None:
@@ -61,9 +72,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hogs", type=int, default=0)
     parser.add_argument("--take", type=Path, default=CLICKS)
+    parser.add_argument("-v", action="store_true", help="print each answer later than 64 samples")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    r = measure(args.take, args.hogs)
+    r = measure(args.take, args.hogs, args.v)
     print(f"input onset → answer, band playing, {args.hogs} CPU hogs: {r['answers']:.0f} of "
           f"{r['inputs']:.0f} onsets answered; latency samples p50 {r['p50']:.0f} p99 "
           f"{r['p99']:.0f} max {r['max']:.0f} (ms p50 {r['p50'] / 48:.2f} p99 "

@@ -34,7 +34,7 @@ def make_config(jack_name: str = RUN_ID, **server: object) -> Config:
     config = load_config()
     config = replace(config, "jack", server_name=jack_name)
     config = replace(config, "server", port=free_port(), **server)
-    config = replace(config, "osc", event_port=free_port())
+    config = replace(config, "osc", event_port=free_port(), control_port=free_port())
     config = replace(config, "gui", port=free_port(socket.SOCK_STREAM))
     return config
 

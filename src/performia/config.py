@@ -98,6 +98,7 @@ class MidiConfig:
 class OscConfig:
     host: str = "127.0.0.1"
     event_port: int = field(default=57130, metadata=_range(1024, 65535))
+    control_port: int = field(default=57131, metadata=_range(1024, 65535))
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,10 @@ def check_ports(config: Config) -> list[Finding]:
     osc_free = _port_free(config.osc.host, config.osc.event_port, socket.SOCK_DGRAM)
     out.append(Finding(osc_free, f"UDP port {config.osc.event_port} (OSC note input)",
                        "free" if osc_free else "taken", "set [osc] event_port"))
+    control_free = _port_free(config.osc.host, config.osc.control_port, socket.SOCK_DGRAM)
+    out.append(Finding(control_free, f"UDP port {config.osc.control_port} (control: the pedal's "
+                       "mode changes)", "free" if control_free else "taken",
+                       "set [osc] control_port"))
     gui_free = _port_free(config.gui.host, config.gui.port, socket.SOCK_STREAM)
     out.append(Finding(gui_free, f"TCP port {config.gui.port} (GUI)",
                        "free" if gui_free else "taken", "set [gui] port, or run with --no-gui"))

@@ -20,13 +20,15 @@ from multiprocessing import shared_memory
 from pathlib import Path
 from types import FrameType
 
+from performia.conductor.control import ControlSender
 from performia.config import Config
 from performia.events.health import HealthWriter
 from performia.events.ring import create_ring, make_doorbell
 from performia.events.snapshot import StateWriter
+from performia.listen.pedal import PedalInput
 from performia.listen.rehearsal import read_take
 from performia.plan import ANSWER_RING, PerformancePlan, RingSpec
-from performia.processes import Child, spawn
+from performia.processes import Child, realtime_child_env, spawn
 from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
 from performia.server.jack import find_alsa_card
@@ -78,6 +80,8 @@ class Manager:
     plan: PerformancePlan | None = None
     state: StateWriter | None = None
     health: HealthWriter | None = None
+    pedal: PedalInput | None = None
+    control: ControlSender | None = None
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
@@ -118,12 +122,24 @@ class Manager:
             self.recorders.append(recorder)
         self._spawn("transport")
         self._spawn("conductor")
+        self._start_pedal()
         if self.options.gui:
             self._spawn("gui")
         self.started.set()
         log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
                  time.strftime("%H:%M:%S", time.localtime(start_time)),
                  self.config.timing.tempo, self.config.band.key, self.config.band.style)
+
+    def _start_pedal(self) -> None:
+        """The sustain pedal, watched here (a MIDI client talks to JACK or ALSA and may
+        block: never inside a real-time process); its mode changes go to the conductor's
+        control port."""
+        midi = self.config.midi
+        if not midi.port:
+            return                                 # no pedal configured
+        self.control = ControlSender(self.config.osc.host, self.config.osc.control_port)
+        self.pedal = PedalInput(midi, self.control.set_mode)
+        self.pedal.start()
 
     def _start_input(self, client: OscClient, start_time: float) -> None:
         """The guitar: the interface's input, or a take played from t = 0 (--input, or the
@@ -185,7 +201,8 @@ class Manager:
             log.info("the band's page: http://%s:%d", gui.host, gui.port)
             return
         command = [sys.executable, "-m", f"performia.{name}", self.plan.to_json()]
-        self.children[name] = spawn(name, command, pass_fds=self.doorbells)
+        self.children[name] = spawn(name, command, pass_fds=self.doorbells,
+                                    env=realtime_child_env())
 
     # -- supervise ----------------------------------------------------------------
     def _supervise(self) -> None:
@@ -246,6 +263,12 @@ class Manager:
 
     def shutdown(self) -> None:
         """Stop everything we started, in order; every step runs even if one fails."""
+        if self.pedal is not None:
+            _guard("close the pedal's MIDI input", self.pedal.close)
+            self.pedal = None
+        if self.control is not None:
+            _guard("close the control socket", self.control.close)
+            self.control = None
         for name in ("conductor", "gui", "transport"):
             child = self.children.pop(name, None)
             if child is not None:

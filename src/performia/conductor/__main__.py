@@ -13,8 +13,10 @@ import threading
 from performia.band.agent import HarmonicContext
 from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
+from performia.conductor.control import MODE_ADDRESS, ControlPort, mode_command
 from performia.conductor.listening import Ears
 from performia.conductor.state import Publisher, ServerFigures, compose
+from performia.config import MODES
 from performia.events.health import HealthReader
 from performia.events.ring import RingWriter, attach
 from performia.events.snapshot import StateWriter
@@ -43,6 +45,18 @@ def build_loop(plan: PerformancePlan) -> BandLoop:
                     seed=config.band.seed)
 
 
+def open_control_port(host: str, port: int, ears: Ears) -> ControlPort | None:
+    """The control port (the pedal's mode changes arrive here); the band plays without it
+    when the port is taken."""
+    try:
+        return ControlPort(host, port, {MODE_ADDRESS: mode_command(ears.set_mode, MODES)}).start()
+    except OSError as error:
+        log.error("control port %s:%d: %s. The band plays on, but the pedal and "
+                  "/performia/mode cannot change the listening mode; set [osc] control_port "
+                  "to a free port.", host, port, error.strerror or error)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     plan = PerformancePlan.for_child("conductor", CONDUCTOR_PRIORITY, argv)
     config = plan.config
@@ -58,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 log_event=event_log.add_heard if event_log else None, answers=answers,
                 initial_mode=config.midi.initial_mode)
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
-    ears.start()
+    control = open_control_port(config.osc.host, config.osc.control_port, ears)
     figures = ServerFigures(server)
     health = HealthReader(plan.health_name) if plan.health_name else None
     publisher = None
@@ -76,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         publisher.writer.close()
     if health is not None:
         health.close()
-    ears.close()
+    if control is not None:
+        control.close()
     server.close()
     if event_log is not None:
         event_log.close()

@@ -1,6 +1,7 @@
 """The conductor's ears: the server's analysis replies → the follower (chords, key, tempo,
-what the agents read), the MIDI pedal → listening modes, and the reactive answer: a strong
-accent on the guitar answered at once, not on the next sixteenth.
+what the agents read), the listening mode (set by the pedal through the control port), and
+the reactive answer: a strong accent on the guitar answered at once, not on the next
+sixteenth.
 
 Replies arrive on the conductor's server socket (it sent /notify 1), on that socket's
 receive thread, which runs at the conductor's real-time priority and never blocks on
@@ -20,7 +21,6 @@ from performia.events.note import NoteEvent
 from performia.events.ring import RingWriter
 from performia.listen import readings
 from performia.listen.follower import Follower
-from performia.listen.pedal import PedalInput
 from performia.server.osc import OscClient
 from performia.timing.tempo import TempoMap
 
@@ -45,20 +45,10 @@ class Ears:
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event)
         self.onsets: list[float] = []
-        # no port name: no pedal (and no MIDI client polling for one)
-        self.pedal = PedalInput(config.midi, self.set_mode) if config.midi.port else None
         self.set_mode(initial_mode)
         for address in readings.ADDRESSES:
             server.on(address, self._on_reading)
         server.on("/accent", self._on_accent)
-
-    def start(self) -> None:
-        if self.pedal is not None:
-            self.pedal.start()
-
-    def close(self) -> None:
-        if self.pedal is not None:
-            self.pedal.close()
 
     def set_mode(self, mode: str) -> None:
         self.follower.set_mode(mode, time.time())

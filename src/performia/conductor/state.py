@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from performia.conductor.band_loop import BandLoop
 from performia.conductor.listening import Ears
 from performia.events.health import HealthReader
 from performia.events.snapshot import StateWriter, empty_state
+from performia.processes import set_background_realtime
 from performia.server.osc import OscClient, OscTimeoutError
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ def _tuner(hz: float) -> dict[str, Any]:
 
 
 class Publisher:
-    """Publishes `compose(...)` at `fps` from its own normal-priority thread."""
+    """Publishes `compose(...)` at `fps` from its own thread, at the lowest real-time priority
+    (a normal-priority thread holding the GIL while preempted would stall the band)."""
 
     def __init__(self, writer: StateWriter, make_state: Callable[[], dict[str, Any]],
                  fps: int, figures: ServerFigures | None = None) -> None:
@@ -117,7 +118,7 @@ class Publisher:
         self._thread.start()
 
     def _run(self) -> None:
-        _normal_priority_thread()
+        set_background_realtime("state publisher")
         last_status = 0.0
         while not self._stop.wait(self.period):
             now = time.monotonic()
@@ -132,11 +133,3 @@ class Publisher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
-
-
-def _normal_priority_thread() -> None:
-    """This thread (not its process) back to SCHED_OTHER, so it never delays the clock."""
-    try:
-        os.sched_setscheduler(threading.get_native_id(), os.SCHED_OTHER, os.sched_param(0))
-    except OSError as error:
-        log.debug("publisher thread keeps its priority: %s", error)
