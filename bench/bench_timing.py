@@ -19,9 +19,10 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from common import RAM_DIR, cpu_hogs
+from common import RAM_DIR, cpu_hogs, stall_sentinel
 
 from performia.config import load_config, replace
 from performia.manager import Manager, RunOptions
@@ -52,7 +53,7 @@ w.close(); shm.close()
 
 
 def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clients: int = 0,
-        verbose: bool = False) -> dict[str, float]:
+        verbose: bool = False) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="performia-bench-", dir=RAM_DIR))
     config = replace(load_config(), "timing", latency_ms=max(lookahead_ms, 3.0))
     config = replace(config, "gui", enabled=gui_clients > 0)
@@ -79,7 +80,7 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
     clients = _gui_clients(config.gui.port, gui_clients) if gui_clients else None
     thread = threading.Thread(target=clicks, daemon=True)
     thread.start()
-    with cpu_hogs(hogs):
+    with cpu_hogs(hogs), stall_sentinel() as stalls:
         manager.run()
     thread.join(10)
     if clients is not None:
@@ -87,20 +88,39 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
         clients.wait(5)
     _rate, audio = read_wav(out / "stems.wav")
     found = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=int(spacing * 48000 / 2))
-    expected = result["first"] + np.arange(count) * spacing * 48000
     band = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     band_notes = sum(1 for e in band if e.get("agent") in ("drums", "bass", "harmony", "melody"))
     shutil.rmtree(out, ignore_errors=True)          # the recordings live in RAM
-    n = min(len(found), count)
-    errors = found[:n] - np.round(expected[:n]).astype(int)
+    placed = place(found, result["first"], spacing * 48000, count)
     if verbose:
-        values, counts = np.unique(errors, return_counts=True)
+        values, counts = np.unique(placed.errors, return_counts=True)
         print("errors (samples: count):", dict(zip(values.tolist(), counts.tolist(),
                                                      strict=True)))
-    return {"clicks": count, "found": len(found), "max_abs_error": float(np.abs(errors).max()),
-            "nonzero": int(np.count_nonzero(errors)), "refused": result["refused"],
+        print("errors in order:", placed.errors.tolist())
+    return {"clicks": count, "found": len(found), "max_abs_error": placed.max_abs,
+            "nonzero": placed.off, "jumps": placed.jumps, "refused": result["refused"],
             "xruns": manager.xruns, "late": manager.late, "band_notes_per_s": band_notes / seconds,
-            "clicks_per_s": 1 / spacing}
+            "clicks_per_s": 1 / spacing, "stalls": stalls}
+
+
+class Placement:
+    """Each found click against the sample it was meant for. `errors`: found − intended, in
+    samples; `jumps`: places where the error changes from one click to the next (a click
+    off on its own, or the start of a shift that lasts: what an xrun's clock resync does)."""
+
+    def __init__(self, errors: np.ndarray) -> None:
+        self.errors = errors
+        self.off = int(np.count_nonzero(errors))
+        self.max_abs = float(np.abs(errors).max()) if errors.size else 0.0
+        self.jumps = int(np.count_nonzero(np.diff(errors))) + int(errors[:1].any())
+
+
+def place(found: np.ndarray, first: float, spacing: float, count: int) -> Placement:
+    """Match each onset to the nearest intended click (a missing click does not shift the
+    others) and measure its error."""
+    index = np.clip(np.round((found - first) / spacing).astype(int), 0, count - 1)
+    intended = np.round(first + index * spacing).astype(int)
+    return Placement(found.astype(int) - intended)
 
 
 def _gui_clients(port: int, count: int) -> subprocess.Popen[bytes]:
@@ -138,8 +158,9 @@ def main() -> None:
     print(f"lookahead {args.lookahead_ms} ms, {args.hogs} CPU hogs, {args.gui_clients} GUI "
           f"clients, band playing ({r['band_notes_per_s']:.1f} notes/s): "
           f"{r['found']}/{r['clicks']} clicks at {r['clicks_per_s']:.0f}/s, timing error "
-          f"max {r['max_abs_error']:.0f} samples ({r['nonzero']} off), "
-          f"{r['refused']:.0f} refused by the ring, {r['late']} late, {r['xruns']} xruns")
+          f"max {r['max_abs_error']:.0f} samples ({r['nonzero']} off, {r['jumps']} jumps), "
+          f"{r['refused']:.0f} refused by the ring, {r['late']} late, {r['xruns']} xruns; "
+          f"{r['stalls']}")
 
 
 if __name__ == "__main__":

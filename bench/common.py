@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,3 +42,55 @@ def cpu_hogs(count: int) -> Iterator[list[int]]:
             hog.terminate()
         for hog in hogs:
             hog.wait(5)
+
+
+PERIOD_US = 1333   # one 64-frame period at 48 kHz
+
+
+@dataclass
+class Stalls:
+    """What a bare real-time timer thread saw during a run: `late` wake-ups later than one
+    audio period (each one an xrun for any audio server at that period), per CPU."""
+
+    measured: bool = False
+    late: list[int] = field(default_factory=list)
+    max_us: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if not self.measured:
+            return "machine stalls not measured (no cyclictest: apt-get install rt-tests)"
+        return (f"a bare SCHED_FIFO 80 timer thread (cyclictest) woke > {PERIOD_US} µs late "
+                f"{sum(self.late)} times (per CPU {self.late}, max {self.max_us} µs)")
+
+
+@contextmanager
+def stall_sentinel() -> Iterator[Stalls]:
+    """Runs `cyclictest` beside a benchmark: one SCHED_FIFO 80 thread per CPU waking every
+    audio period. Its late wake-ups are the machine's own (the hypervisor's, on a VM): no
+    audio software can do better than this thread."""
+    stalls = Stalls()
+    if shutil.which("cyclictest") is None:
+        yield stalls
+        return
+    sentinel = subprocess.Popen(["cyclictest", "-q", "-m", "-p", "80", "-a", "-t",
+                                 "--policy=fifo", "-i", str(PERIOD_US), "-h", "20000"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield stalls
+    finally:
+        sentinel.send_signal(signal.SIGINT)   # cyclictest prints its histogram and exits
+        out, _ = sentinel.communicate(timeout=10)
+        rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
+        if rows:
+            cpus = range(1, len(rows[0]))
+            over = _figures(out, "Histogram Overflows") or [0 for _ in cpus]
+            stalls.late = [sum(int(r[c]) for r in rows if int(r[0]) > PERIOD_US) + over[c - 1]
+                           for c in cpus]
+            stalls.max_us = _figures(out, "Max Latencies")
+            stalls.measured = True
+
+
+def _figures(report: str, title: str) -> list[int]:
+    """The numbers of cyclictest's `# <title>: 00012 00034` line, one per CPU."""
+    line = next((x for x in report.splitlines() if x.startswith(f"# {title}:")), "")
+    return [int(x) for x in line.split(":")[-1].split()]

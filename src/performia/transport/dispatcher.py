@@ -140,7 +140,8 @@ class Dispatcher:
     def release_source(self, source: Source) -> None:
         datagram = self._release_all(source, time.time())
         if datagram:
-            log.warning("agent %s stopped: released its sounding notes", source.name)
+            # INFO: at the end of every performance; a crash is reported by the manager
+            log.info("agent %s stopped: released its sounding notes", source.name)
             self.sock.sendto(datagram, self.server)
 
     def _forget_ended(self, now: float) -> None:
