@@ -19,11 +19,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from common import RAM_DIR, cpu_hogs
+from common import RAM_DIR, cpu_hogs, gui_clients_process, stall_sentinel
 
-from performia.config import load_config
+from performia.config import load_config, replace
 from performia.listen.rehearsal import read_take
 from performia.manager import Manager, RunOptions
 from performia.server.recorder import STEM_CHANNELS
@@ -35,13 +36,21 @@ from tests.audio import onsets, read_wav  # noqa: E402
 CLICKS = ROOT.parent / "shared" / "anchors" / "clicks.wav"
 
 
-def measure(take: Path, hogs: int, verbose: bool = False) -> dict[str, float]:
+def measure(take: Path, hogs: int, verbose: bool = False, gui_clients: int = 0
+            ) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="performia-answer-", dir=RAM_DIR))
     info = read_take(take)
-    manager = Manager(load_config(), RunOptions(duration=info.duration + 0.5, input=take,
-                                                stems=out / "stems.wav", gui=False))
-    with cpu_hogs(hogs):
-        manager.run()
+    config = replace(load_config(), "gui", enabled=gui_clients > 0)
+    manager = Manager(config, RunOptions(duration=info.duration + 0.5, input=take,
+                                         stems=out / "stems.wav", gui=gui_clients > 0))
+    clients = gui_clients_process(config.gui.port, gui_clients) if gui_clients else None
+    try:
+        with cpu_hogs(hogs), stall_sentinel() as stalls:
+            manager.run()
+    finally:
+        if clients is not None:
+            clients.terminate()
+            clients.wait(5)
     _rate, audio = read_wav(out / "stems.wav")
     heard = onsets(audio[:, STEM_CHANNELS["input"]], 0.05, min_gap=4800)
     answers = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=4800)
@@ -59,7 +68,7 @@ def measure(take: Path, hogs: int, verbose: bool = False) -> dict[str, float]:
     lat = np.array(latencies)
     return {"inputs": len(heard), "answers": len(lat), "p50": float(np.median(lat)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
-            "xruns": manager.xruns}
+            "xruns": manager.xruns, "stalls": stalls}
 
 
 def manager_start(manager: Manager) -> float:
@@ -72,14 +81,17 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hogs", type=int, default=0)
     parser.add_argument("--take", type=Path, default=CLICKS)
+    parser.add_argument("--gui-clients", type=int, default=0,
+                        help="WebSocket clients on the GUI (0 = no GUI)")
     parser.add_argument("-v", action="store_true", help="print each answer later than 64 samples")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    r = measure(args.take, args.hogs, args.v)
-    print(f"input onset → answer, band playing, {args.hogs} CPU hogs: {r['answers']:.0f} of "
+    r = measure(args.take, args.hogs, args.v, args.gui_clients)
+    print(f"input onset → answer, band playing, {args.hogs} CPU hogs, {args.gui_clients} GUI "
+          f"clients: {r['answers']:.0f} of "
           f"{r['inputs']:.0f} onsets answered; latency samples p50 {r['p50']:.0f} p99 "
           f"{r['p99']:.0f} max {r['max']:.0f} (ms p50 {r['p50'] / 48:.2f} p99 "
-          f"{r['p99'] / 48:.2f}); {r['xruns']} xruns")
+          f"{r['p99'] / 48:.2f}); {r['xruns']} xruns; {r['stalls']}")
 
 
 if __name__ == "__main__":

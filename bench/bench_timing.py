@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RAM_DIR, cpu_hogs, stall_sentinel
+from common import RAM_DIR, cpu_hogs, gui_clients_process, stall_sentinel
 
 from performia.config import load_config, replace
 from performia.manager import Manager, RunOptions
@@ -77,7 +77,7 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
         result["refused"] = float(agent.stdout.strip() or -1)
         result["first"] = (first - plan.start_time) * 48000
 
-    clients = _gui_clients(config.gui.port, gui_clients) if gui_clients else None
+    clients = gui_clients_process(config.gui.port, gui_clients) if gui_clients else None
     thread = threading.Thread(target=clicks, daemon=True)
     thread.start()
     with cpu_hogs(hogs), stall_sentinel() as stalls:
@@ -121,25 +121,6 @@ def place(found: np.ndarray, first: float, spacing: float, count: int) -> Placem
     index = np.clip(np.round((found - first) / spacing).astype(int), 0, count - 1)
     intended = np.round(first + index * spacing).astype(int)
     return Placement(found.astype(int) - intended)
-
-
-def _gui_clients(port: int, count: int) -> subprocess.Popen[bytes]:
-    """`count` WebSocket clients reading the GUI's /ws in one separate process."""
-    code = f"""
-import asyncio, time, websockets
-async def one():
-    while True:
-        try:
-            async with websockets.connect("ws://127.0.0.1:{port}/ws", max_size=None) as ws:
-                async for _ in ws:
-                    pass
-        except Exception:
-            await asyncio.sleep(0.2)
-async def main():
-    await asyncio.gather(*[one() for _ in range({count})])
-asyncio.run(main())
-"""
-    return subprocess.Popen([sys.executable, "-c", code])
 
 
 def main() -> None:

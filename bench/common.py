@@ -94,3 +94,22 @@ def _figures(report: str, title: str) -> list[int]:
     """The numbers of cyclictest's `# <title>: 00012 00034` line, one per CPU."""
     line = next((x for x in report.splitlines() if x.startswith(f"# {title}:")), "")
     return [int(x) for x in line.split(":")[-1].split()]
+
+
+def gui_clients_process(port: int, count: int) -> subprocess.Popen[bytes]:
+    """`count` WebSocket clients reading the GUI's /ws in one separate process."""
+    code = f"""
+import asyncio, time, websockets
+async def one():
+    while True:
+        try:
+            async with websockets.connect("ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+                async for _ in ws:
+                    pass
+        except Exception:
+            await asyncio.sleep(0.2)
+async def main():
+    await asyncio.gather(*[one() for _ in range({count})])
+asyncio.run(main())
+"""
+    return subprocess.Popen([sys.executable, "-c", code])

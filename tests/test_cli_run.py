@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +67,23 @@ def test_realtime_run_records_the_band_and_leaves_nothing(tmp_path: Path) -> Non
     assert not [p for p in psutil.process_iter(["name", "cmdline"])
                 if p.info["name"] in ("jackd", "supernova")
                 and jack_name in " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_taken_control_port_is_reported_and_the_band_plays_on(tmp_path: Path) -> None:
+    jack_name = RUN_ID + "ctl"
+    config = make_config(jack_name)
+    path = write_config(tmp_path / "performia.toml", config)
+    events = tmp_path / "events.jsonl"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind((config.osc.host, config.osc.control_port))
+        result = run_cli("--realtime", "--config", str(path), "--duration", "4", "--events",
+                         str(events), "--no-gui")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert f"control port {config.osc.host}:{config.osc.control_port}" in output
+    assert "set [osc] control_port" in output
+    played = [json.loads(line) for line in events.read_text().splitlines()]
+    assert {e.get("agent") for e in played} >= {"drums", "bass"}
 
 
 def _start_manager(tmp_path: Path, jack_name: str, out: Path) -> tuple[subprocess.Popen[str], int]:
