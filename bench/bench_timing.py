@@ -97,22 +97,31 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
         print("errors (samples: count):", dict(zip(values.tolist(), counts.tolist(),
                                                      strict=True)))
         print("errors in order:", placed.errors.tolist())
+        values, counts = np.unique(placed.spacing, return_counts=True)
+        print("spacing errors (samples: count):", dict(zip(values.tolist(), counts.tolist(),
+                                                             strict=True)))
     return {"clicks": count, "found": len(found), "max_abs_error": placed.max_abs,
-            "nonzero": placed.off, "jumps": placed.jumps, "refused": result["refused"],
+            "nonzero": placed.off, "intervals": placed.intervals, "exact": placed.exact,
+            "max_spacing": placed.max_spacing, "refused": result["refused"],
             "xruns": manager.xruns, "late": manager.late, "band_notes_per_s": band_notes / seconds,
             "clicks_per_s": 1 / spacing, "stalls": stalls}
 
 
 class Placement:
     """Each found click against the sample it was meant for. `errors`: found − intended, in
-    samples; `jumps`: places where the error changes from one click to the next (a click
-    off on its own, or the start of a shift that lasts: what an xrun's clock resync does)."""
+    samples. `spacing`: for each two neighbouring clicks, their distance minus the intended
+    one (the issue's measure: an xrun's clock resync shows as one wrong spacing, the clicks
+    after it keep theirs)."""
 
-    def __init__(self, errors: np.ndarray) -> None:
+    def __init__(self, errors: np.ndarray, index: np.ndarray) -> None:
         self.errors = errors
         self.off = int(np.count_nonzero(errors))
         self.max_abs = float(np.abs(errors).max()) if errors.size else 0.0
-        self.jumps = int(np.count_nonzero(np.diff(errors))) + int(errors[:1].any())
+        neighbours = np.diff(index) == 1
+        self.spacing = np.diff(errors)[neighbours]
+        self.intervals = int(self.spacing.size)
+        self.exact = int(np.count_nonzero(self.spacing == 0))
+        self.max_spacing = float(np.abs(self.spacing).max()) if self.spacing.size else 0.0
 
 
 def place(found: np.ndarray, first: float, spacing: float, count: int) -> Placement:
@@ -120,7 +129,7 @@ def place(found: np.ndarray, first: float, spacing: float, count: int) -> Placem
     others) and measure its error."""
     index = np.clip(np.round((found - first) / spacing).astype(int), 0, count - 1)
     intended = np.round(first + index * spacing).astype(int)
-    return Placement(found.astype(int) - intended)
+    return Placement(found.astype(int) - intended, index)
 
 
 def main() -> None:
@@ -138,8 +147,9 @@ def main() -> None:
     r = run(args.lookahead_ms, args.hogs, args.seconds, args.spacing, args.gui_clients, args.v)
     print(f"lookahead {args.lookahead_ms} ms, {args.hogs} CPU hogs, {args.gui_clients} GUI "
           f"clients, band playing ({r['band_notes_per_s']:.1f} notes/s): "
-          f"{r['found']}/{r['clicks']} clicks at {r['clicks_per_s']:.0f}/s, timing error "
-          f"max {r['max_abs_error']:.0f} samples ({r['nonzero']} off, {r['jumps']} jumps), "
+          f"{r['found']}/{r['clicks']} clicks at {r['clicks_per_s']:.0f}/s; spacing exact "
+          f"(0 samples) {r['exact']}/{r['intervals']}, max {r['max_spacing']:.0f}; placement "
+          f"vs t = 0 max {r['max_abs_error']:.0f} samples ({r['nonzero']} off); "
           f"{r['refused']:.0f} refused by the ring, {r['late']} late, {r['xruns']} xruns; "
           f"{r['stalls']}")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Performia needs on Debian 12, idempotently:
 #   Debian packages (SuperCollider's supernova and sclang, sc3-plugins, JACK 2, Chromium for
-#   the GUI tests), a .venv with the package, and the compiled SynthDefs.
+#   the GUI tests, rt-tests for the benchmarks), a .venv with the package, and the compiled SynthDefs.
 # Usage: scripts/setup.sh [--tests]     (--tests also installs the test tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ packages=(supercollider-supernova supercollider-language supercollider-server
           sc3-plugins-server sc3-plugins-language jackd2 python3-venv python3-dev)
 with_tests=0
 [[ "${1:-}" == "--tests" ]] && with_tests=1
-((with_tests)) && packages+=(chromium)
+((with_tests)) && packages+=(chromium rt-tests)   # rt-tests: cyclictest, the benchmarks' stall sentinel
 
 missing=()
 for p in "${packages[@]}"; do
