@@ -97,6 +97,7 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
         print("errors (samples: count):", dict(zip(values.tolist(), counts.tolist(),
                                                      strict=True)))
         print("errors in order:", placed.errors.tolist())
+        _print_wrong_intervals(placed, result["first"], spacing, manager)
         values, counts = np.unique(placed.spacing, return_counts=True)
         print("spacing errors (samples: count):", dict(zip(values.tolist(), counts.tolist(),
                                                              strict=True)))
@@ -107,6 +108,20 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
             "clicks_per_s": 1 / spacing, "stalls": stalls}
 
 
+def _print_wrong_intervals(placed: Placement, first: float, spacing: float,
+                           manager: Manager) -> None:
+    """Each wrong spacing with the time it happened and the nearest xrun report."""
+    start = manager.plan.start_time if manager.plan is not None else 0.0
+    xruns = np.array(manager.xrun_times) - start
+    ends = placed.index[1:][np.diff(placed.index) == 1]
+    for error, end in zip(placed.spacing, ends, strict=True):
+        if error:
+            at = (first + end * spacing * 48000) / 48000
+            near = float(xruns[np.argmin(np.abs(xruns - at))] - at) if xruns.size else None
+            print(f"  spacing {int(error):+d} samples ending at {at:.3f} s; nearest xrun "
+                  f"report {'none' if near is None else f'{near:+.3f} s'}")
+
+
 class Placement:
     """Each found click against the sample it was meant for. `errors`: found − intended, in
     samples. `spacing`: for each two neighbouring clicks, their distance minus the intended
@@ -115,6 +130,7 @@ class Placement:
 
     def __init__(self, errors: np.ndarray, index: np.ndarray) -> None:
         self.errors = errors
+        self.index = index
         self.off = int(np.count_nonzero(errors))
         self.max_abs = float(np.abs(errors).max()) if errors.size else 0.0
         neighbours = np.diff(index) == 1

@@ -32,3 +32,22 @@ def onsets(signal: NDArray[np.float64], threshold: float = 0.05,
         if index - previous > min_gap:
             starts.append(int(index))
     return np.array(starts, dtype=np.int64)
+
+
+# How long after a dropout supernova's report of it is read (measured: 0–100 ms).
+REPORT_DELAY = 0.15
+
+
+def undisturbed(times: NDArray[np.float64] | list[float], reports: list[float]
+                ) -> NDArray[np.bool_]:
+    """For each interval between neighbouring `times` (seconds on one clock), whether no
+    xrun or late-bundle report (same clock) falls inside it or within REPORT_DELAY after
+    it. An xrun makes supernova resync its clock to the system clock: the spacing across it
+    is the dropout's, not ours; every other interval must be exact."""
+    t = np.asarray(times, dtype=float)
+    r = np.sort(np.asarray(reports, dtype=float))
+    if r.size == 0 or t.size < 2:
+        return np.ones(max(t.size - 1, 0), dtype=bool)
+    first = np.searchsorted(r, t[:-1], side="left")
+    last = np.searchsorted(r, t[1:] + REPORT_DELAY, side="right")
+    return np.asarray(last == first)

@@ -14,8 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import cpu_hogs, stall_sentinel  # noqa: E402
 
-from performia.server import synthdefs  # noqa: E402
 from performia.config import load_config, replace  # noqa: E402
+from performia.server import synthdefs  # noqa: E402
 from performia.server.session import ServerSession  # noqa: E402
 
 

@@ -74,6 +74,8 @@ class Manager:
     final_synths: int | None = None     # synths left after the band stopped (see shutdown)
     xruns: int = 0                      # xruns supernova reported while we ran
     late: int = 0                       # bundles supernova reported late
+    xrun_times: list[float] = field(default_factory=list)   # when each xrun was reported
+    late_times: list[float] = field(default_factory=list)   # when each late bundle was
     stop_requested: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, int] = field(default_factory=dict)
@@ -281,6 +283,8 @@ class Manager:
             if self.session.supernova is not None:
                 self.xruns = self.session.supernova.log.xruns
                 self.late = self.session.supernova.log.late
+                self.xrun_times = list(self.session.supernova.log.xrun_times)
+                self.late_times = list(self.session.supernova.log.late_times)
             _guard("stop the server", self.session.stop)
             self.session = None
         if self.state is not None:

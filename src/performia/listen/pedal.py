@@ -5,6 +5,9 @@ the reference rig) and on JACK MIDI elsewhere (CI machines). The input port is t
 whose name contains the configured text (case-insensitive). A missing port gives one clear
 warning and the band plays without the pedal; a background thread looks again every
 `retry` seconds and opens the port when it appears (and notices when it goes away).
+It looks through one MIDI client kept open for the purpose: on JACK, opening a client per
+look (what `mido.get_input_names()` does) changes the JACK graph every `retry` seconds, and
+each change moved supernova's notes by 1–3 samples (measured, docs/PERFORMANCE.md).
 
 Pressing the pedal (value ≥ 64 on the configured controller) calls `on_mode` with the
 configured down-mode ("listen"); releasing it (< 64) with the up-mode ("play"). Only
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import mido
+import rtmidi
 
 from performia.config import MidiConfig
 
@@ -56,8 +60,10 @@ class PedalInput:
         self.retry = retry
         self.api = api or midi_api()
         self._backend: Any = None
+        self._lister: Any = None                  # one client that lists the ports
         self._port: Any = None
         self._port_name: str | None = None
+        self._listed_name: str | None = None     # the same port as the lister names it
         self._pressed: bool | None = None
         self._warned = False
         self._stop = threading.Event()
@@ -74,6 +80,13 @@ class PedalInput:
         if self._thread is not None:
             return
         self._backend = midi_backend(self.api)
+        try:
+            self._lister = rtmidi.MidiIn(getattr(rtmidi, f"API_{self.api}"),
+                                         name="performia-pedal-watch")
+        except Exception:
+            log.exception("pedal: cannot open a MIDI client (%s); the band plays without the "
+                          "pedal", self.api)
+            return
         self._poll()
         self._thread = threading.Thread(target=self._watch, name="pedal-watch", daemon=True)
         self._thread.start()
@@ -86,6 +99,9 @@ class PedalInput:
             self._thread = None
         with self._lock:
             self._close_port()
+            lister, self._lister = self._lister, None
+        if lister is not None:
+            lister.delete()
 
     def __enter__(self) -> PedalInput:
         self.start()
@@ -102,7 +118,7 @@ class PedalInput:
 
     def _poll(self) -> None:
         try:
-            names: list[str] = list(self._backend.get_input_names())
+            names: list[str] = list(self._lister.get_ports())
         except Exception:
             log.exception("pedal: cannot list MIDI inputs (%s)", self.api)
             return
@@ -110,7 +126,7 @@ class PedalInput:
             if self._stop.is_set():
                 return
             if self._port is not None:
-                if self._port_name not in names:
+                if self._listed_name not in names:
                     log.warning("pedal: MIDI port %r went away; the band plays without the "
                                 "pedal until it is back", self._port_name)
                     self._close_port()
@@ -121,14 +137,17 @@ class PedalInput:
                 return
             self._open(name)
 
-    def _open(self, name: str) -> None:
+    def _open(self, listed: str) -> None:
         try:
+            # mido's name for the port (rtmidi's, with a number added to a duplicate)
+            name = find_port(list(self._backend.get_input_names()), listed) or listed
             # no client_name: mido would open a virtual port of that name instead
             self._port = self._backend.open_input(name, callback=self._on_message)
         except Exception:
-            log.exception("pedal: cannot open MIDI input %r (%s)", name, self.api)
+            log.exception("pedal: cannot open MIDI input %r (%s)", listed, self.api)
             return
         self._port_name = name
+        self._listed_name = listed
         self._warned = False
         log.info("pedal: listening to CC %d on %r (%s): down = %s, up = %s",
                  self.config.pedal_cc, name, self.api, self.config.pedal_down_mode,

@@ -36,6 +36,8 @@ class ServerLog:
     errors: int = 0
     late: int = 0
     xruns: int = 0
+    xrun_times: list[float] = field(default_factory=list)   # time.time() each was read
+    late_times: list[float] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     tail: list[str] = field(default_factory=list)
 
@@ -46,11 +48,13 @@ class ServerLog:
             log.info("supernova: %s", line)
         elif _LATE.search(line):
             self.late += 1
+            self.late_times.append(time.time())
             log.debug("supernova: %s", line)
         elif "node not found" in line.lower():
             log.debug("supernova: %s (a note that had already ended)", line)
         elif "xrun" in line.lower():
             self.xruns += 1
+            self.xrun_times.append(time.time())
             log.debug("supernova: %s", line)
         elif _ERROR.search(line):
             self.errors += 1

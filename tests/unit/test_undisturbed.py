@@ -1,0 +1,23 @@
+"""Which intervals between onsets an xrun report leaves untouched (pure logic)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.audio import REPORT_DELAY, undisturbed
+
+
+def test_no_reports_leave_every_interval() -> None:
+    assert undisturbed([0.0, 1.0, 2.0], []).tolist() == [True, True]
+
+
+def test_a_report_inside_an_interval_or_just_after_it_takes_it_out() -> None:
+    times = [0.0, 1.0, 2.0, 3.0]
+    assert undisturbed(times, [1.5]).tolist() == [True, False, True]
+    # read a little after the dropout: the interval that ended just before is suspect too
+    assert undisturbed(times, [2.0 + REPORT_DELAY / 2]).tolist() == [True, False, False]
+    assert undisturbed(times, [5.0]).tolist() == [True, True, True]
+
+
+def test_reports_before_the_first_onset_touch_nothing() -> None:
+    assert undisturbed(np.array([1.0, 2.0]), [-3.0, 0.5]).tolist() == [True]
