@@ -6,7 +6,7 @@
 2. throughput: events per second through the ring (writer as fast as it can, reader
    draining), beside python-osc UDP sends of the same notes in the same run.
 
-Usage: python bench/bench_ring.py [--events N] [--hogs K]
+Usage: python bench/bench_ring.py [--events N] [--hogs K] [--cpus-may-idle]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 
 from common import cpu_hogs, summary
 
+from performia.cpu_wake import CpuWakeRequest
 from performia.events.note import NoteEvent
 from performia.events.ring import RingReader, create_ring, make_doorbell
 from performia.processes import set_realtime
@@ -136,18 +137,25 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--latency-events", type=int, default=20_000)
     parser.add_argument("--hogs", type=int, default=0, help="busy processes beside the bench")
+    parser.add_argument("--cpus-may-idle", action="store_true",
+                        help="do not keep the CPUs awake (as [timing] keep_cpus_awake = false)")
     args = parser.parse_args()
     realtime = set_realtime(62, "bench reader")
+    awake = CpuWakeRequest()
+    if not args.cpus_may_idle:
+        awake.hold()                              # as the manager does while the band plays
     with cpu_hogs(args.hogs):
         policy = "SCHED_FIFO" if realtime else "normal"
-        print(f"ring write→read latency across processes (reader {policy}, {args.hogs} CPU "
-              f"hogs): {summary(latency(args.latency_events))}")
+        cpus = "CPUs kept awake" if awake.held else "CPUs may idle"
+        print(f"ring write→read latency across processes (reader {policy}, {cpus}, "
+              f"{args.hogs} CPU hogs): {summary(latency(args.latency_events))}")
         read_rate, write_rate = ring_throughput(args.events)
         print(f"ring throughput: {read_rate:,.0f} events/s read by the other process "
               f"(writer {write_rate:,.0f} events/s), 0 lost")
         osc_rate, got = osc_throughput(args.events)
         print(f"python-osc UDP sends, same notes, same run: {osc_rate:,.0f} messages/s sent, "
               f"{got:,} of {args.events:,} received")
+    awake.release()
     # the note record itself
     event = NoteEvent.make(0.0, "drums", "hat", 42, 0.5)
     start = time.perf_counter()

@@ -86,6 +86,15 @@ def test_a_taken_control_port_is_reported_and_the_band_plays_on(tmp_path: Path) 
     assert {e.get("agent") for e in played} >= {"drums", "bass"}
 
 
+def _cpu_wake_latency() -> int | None:
+    """The CPUs' current PM QoS wake-up latency (µs), None where we may not read it."""
+    try:
+        with open("/dev/cpu_dma_latency", "rb") as device:
+            return int.from_bytes(device.read(4), sys.byteorder, signed=True)
+    except OSError:
+        return None
+
+
 def _start_manager(tmp_path: Path, jack_name: str, out: Path) -> tuple[subprocess.Popen[str], int]:
     config, port = _config_file(tmp_path, jack_name)
     manager = subprocess.Popen([sys.executable, "-m", "performia", "--realtime", "--config",
@@ -110,11 +119,14 @@ def _wait_for_band(manager: subprocess.Popen[str], timeout: float = 30) -> list[
 
 def test_ctrl_c_stops_everything_and_the_recording_is_complete(tmp_path: Path) -> None:
     out = tmp_path / "ctrl-c.wav"
+    idle_latency = _cpu_wake_latency()
     manager, port = _start_manager(tmp_path, RUN_ID + "int", out)
     children = _wait_for_band(manager)
+    assert _cpu_wake_latency() in (0, None)           # CPUs kept awake while it plays
     manager.send_signal(signal.SIGINT)
     output, _ = manager.communicate(timeout=30)
     assert manager.returncode == 0, output[-3000:]
+    assert _cpu_wake_latency() == idle_latency        # and allowed to idle again
     _wait_gone(children)         # (the resource tracker leaves a moment after the manager)
     assert still_running(children) == []
     rate, audio = read_wav(out)                        # a complete, readable WAV

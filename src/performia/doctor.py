@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from performia.config import Config, ConfigError, load_config
+from performia.cpu_wake import PM_QOS_DEVICE, wake_request_permitted
 from performia.processes import realtime_permitted
 from performia.server import synthdefs
 from performia.server.jack import find_alsa_card, jack_running
@@ -105,6 +106,17 @@ def check_realtime() -> Finding:
                    "/etc/security/limits.d/audio.conf, then log in again", essential=False)
 
 
+def check_cpu_wake(config: Config) -> Finding:
+    if not config.timing.keep_cpus_awake:
+        return Finding(True, "keeping the CPUs awake while playing", "off in the config",
+                       essential=False)
+    ok = wake_request_permitted()
+    return Finding(ok, f"keeping the CPUs awake while playing ({PM_QOS_DEVICE})",
+                   "permitted" if ok else "not writable: real-time threads may wake ~50 µs later",
+                   'run as root, or a udev rule: KERNEL=="cpu_dma_latency", GROUP="audio", '
+                   'MODE="0660"', essential=False)
+
+
 def _port_free(host: str, port: int, kind: socket.SocketKind) -> bool:
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
@@ -150,7 +162,8 @@ def run_checks(config: Config) -> list[Finding]:
     checks: list[Callable[[], Finding | list[Finding]]] = [
         lambda: check_binaries(config), check_synthdefs, lambda: check_jack(config),
         lambda: check_audio_device(config), lambda: check_midi(config), check_realtime,
-        lambda: check_ports(config), lambda: check_stale_shm(config),
+        lambda: check_cpu_wake(config), lambda: check_ports(config),
+        lambda: check_stale_shm(config),
     ]
     findings: list[Finding] = []
     for check in checks:
