@@ -21,6 +21,7 @@ import time
 from common import cpu_hogs, summary
 
 from performia.config import load_config, replace
+from performia.cpu_wake import CpuWakeRequest
 from performia.events.ring import create_ring, make_doorbell
 from performia.plan import PerformancePlan, RingSpec
 from performia.processes import spawn
@@ -49,9 +50,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notes", type=int, default=300)
     parser.add_argument("--hogs", type=int, default=0)
+    parser.add_argument("--cpus-may-idle", action="store_true",
+                        help="do not keep the CPUs awake (as [timing] keep_cpus_awake = false)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     config = replace(load_config(), "gui", enabled=False)
+    awake = CpuWakeRequest()
+    if not args.cpus_may_idle:
+        awake.hold()                              # as the manager does while the band plays
     session = ServerSession(config)
     session.start()
     name = f"performia_bench_{os.getpid()}_decision"
@@ -86,7 +92,9 @@ def main() -> None:
             after = [g for g in gos if g >= stamp]
             if after and after[0] - stamp < 0.05:
                 delays.append((after[0] - stamp) * 1e6)
-        print(f"decision → node started (/n_go back), {args.hogs} CPU hogs: {summary(delays)}")
+        cpus = "CPUs kept awake" if awake.held else "CPUs may idle"
+        print(f"decision → node started (/n_go back), {cpus}, {args.hogs} CPU hogs: "
+              f"{summary(delays)}")
     finally:
         watcher.close()
         transport.stop()
@@ -94,6 +102,7 @@ def main() -> None:
         os.close(bell)
         shm.close()
         shm.unlink()
+        awake.release()
 
 
 if __name__ == "__main__":
