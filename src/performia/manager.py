@@ -260,6 +260,17 @@ class Manager:
         log.log(level, "after the last note: %d synths on the server (baseline %d)",
                 self.final_synths, self.baseline_synths)
 
+    def _report_dropouts(self) -> None:
+        """One line a musician can act on: were there dropouts (xruns) or late notes?"""
+        if self.xruns == 0 and self.late == 0:
+            log.info("no dropouts (xruns) and no late notes")
+            return
+        log.warning("%d dropouts (xruns) and %d late bundles while the band played: the "
+                    "audio thread did not get the CPU in time (another busy program, power "
+                    "saving, or on a VM the host). Each dropout is a click in the sound; "
+                    "notes after it stay in time. See `python -m performia doctor`.",
+                    self.xruns, self.late)
+
     def _install_signal_handlers(self) -> None:
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             log.info("%s: stopping", signal.Signals(signum).name)
@@ -290,6 +301,7 @@ class Manager:
                 self.late = self.session.supernova.log.late
                 self.xrun_times = list(self.session.supernova.log.xrun_times)
                 self.late_times = list(self.session.supernova.log.late_times)
+                _guard("report the dropouts", self._report_dropouts)
             _guard("stop the server", self.session.stop)
             self.session = None
         if self.state is not None:
