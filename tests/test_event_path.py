@@ -114,8 +114,9 @@ def test_clicks_land_on_the_exact_sample(event_path: EventPath, tmp_path: Path) 
     is sample 0). An xrun (a dropout: on these VMs the machine itself stalls now and then)
     makes supernova resync its clock; the spacing across it is the dropout's, so intervals
     next to an xrun or late-bundle report are left out and every other one must be exact.
-    A take with fewer than 32 undisturbed intervals is played again."""
-    for take in range(3):
+    Takes are played until 32 undisturbed intervals have been checked (at most five)."""
+    checked = 0
+    for take in range(5):
         clicks = _record_clicks(event_path, tmp_path / f"clicks{take}.wav", 40, 0.125, 0.020)
         assert len(clicks.found) == 40
         errors = np.diff(clicks.found) - 6000
@@ -125,9 +126,11 @@ def test_clicks_land_on_the_exact_sample(event_path: EventPath, tmp_path: Path) 
         if not clicks.reports:
             # and each click sits on the very sample its time names in the recording
             assert clicks.found.tolist() == [9600 + 6000 * i for i in range(40)]
-        if np.count_nonzero(clean) >= 32:
+        checked += int(np.count_nonzero(clean))
+        if checked >= 32:
             return
-    pytest.fail("no take had 32 undisturbed intervals: the machine stalls too often to measure")
+    pytest.fail(f"only {checked} undisturbed intervals in five takes: the machine stalls too "
+                "often to measure")
 
 
 def test_held_notes_are_released_and_node_count_returns_to_baseline(

@@ -3,9 +3,10 @@
 when it is closed, also when the process dies).
 
 Why: a real-time thread that sleeps on an idle CPU waits for that CPU to wake up. Measured
-here (docs/PERFORMANCE.md, `bench/bench_ring.py`): a ring write → read across processes p50
-61 µs, p99 120–134 µs with the CPUs allowed to idle deeply; p50 16–17 µs, p99 44–56 µs with
-this request held. The price is power: the CPUs stay in their shallowest idle state (on a
+here (docs/PERFORMANCE.md): a ring write → read across processes p50 61 µs, p99 116–128 µs
+with the CPUs allowed to idle deeply, p50 15–21 µs, p99 53–57 µs with this request held; and
+on these VMs, with the band playing, 259–1316 xruns in 20 s without it, 11–19 with it.
+The price is power: the CPUs stay in their shallowest idle state (on a
 laptop: warmer, shorter on battery) until the band stops. `[timing] keep_cpus_awake`."""
 
 from __future__ import annotations

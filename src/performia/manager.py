@@ -22,7 +22,6 @@ from types import FrameType
 
 from performia.conductor.control import ControlSender
 from performia.config import Config
-from performia.cpu_wake import CpuWakeRequest
 from performia.events.health import HealthWriter
 from performia.events.ring import create_ring, make_doorbell
 from performia.events.snapshot import StateWriter
@@ -84,7 +83,6 @@ class Manager:
     state: StateWriter | None = None
     health: HealthWriter | None = None
     pedal: PedalInput | None = None
-    cpu_wake: CpuWakeRequest | None = None
     control: ControlSender | None = None
 
     # -- run --------------------------------------------------------------------
@@ -98,9 +96,6 @@ class Manager:
             self.shutdown()
 
     def _start(self) -> None:
-        if self.config.timing.keep_cpus_awake:
-            self.cpu_wake = CpuWakeRequest()
-            self.cpu_wake.hold()
         synthdefs.build()
         self.session = ServerSession(self.config)
         client = self.session.start()
@@ -316,9 +311,7 @@ class Manager:
         for fd in self.doorbells:
             _guard("close a doorbell", lambda f=fd: os.close(f))
         self.doorbells.clear()
-        if self.cpu_wake is not None:
-            _guard("let the CPUs idle again", self.cpu_wake.release)
-            self.cpu_wake = None
+
 
 
 def rehearsal_take(config: Config) -> Path:

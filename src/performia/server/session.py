@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from performia.config import Config
+from performia.cpu_wake import CpuWakeRequest
 from performia.processes import Child
 from performia.server import synthdefs
 from performia.server.jack import (
@@ -58,12 +59,17 @@ class ServerSession:
         self.client: OscClient | None = None
         self.options = ServerOptions.from_config(config)
         self._registry_was_there = True
+        # while we use the server: no deep CPU idle (measured on these VMs with the band
+        # playing: 11-19 xruns in 20 s with it, 259-1316 without; docs/PERFORMANCE.md)
+        self.cpu_wake = CpuWakeRequest()
 
     @property
     def owns_server(self) -> bool:
         return self.supernova is not None
 
     def start(self) -> OscClient:
+        if self.config.timing.keep_cpus_awake:
+            self.cpu_wake.hold()
         port = self.config.server.port
         if server_answers("127.0.0.1", port):
             log.info("using the supernova already answering on port %d", port)
@@ -133,6 +139,7 @@ class ServerSession:
             log.info("JACK stopped")
             self.jack = None
             self._remove_jack_registry()
+        self.cpu_wake.release()
 
     def _remove_jack_registry(self) -> None:
         """jackd leaves its registry segment behind; if it was ours and no JACK server is
