@@ -15,7 +15,8 @@ def test_doctor_on_this_machine_finds_everything_essential(tmp_path: Path) -> No
     for what in ("program supernova", "program sclang", "program jackd",
                  "sc3-plugins (Chromagram for supernova)", "real-time scheduling",
                  "(supernova): free", "(OSC note input): free", "(GUI): free",
-                 "audio interface 'Quantum 2626'", "MIDI"):
+                 "audio interface 'Quantum 2626'", "MIDI", "real-time wake-ups (3 s",
+                 "wake-ups more than one period (1.33 ms) late"):
         assert what in result.stdout, what
     assert "everything essential is here" in result.stdout
 

@@ -17,6 +17,7 @@ from performia.processes import realtime_permitted
 from performia.server import synthdefs
 from performia.server.jack import find_alsa_card, jack_running
 from performia.server.process import SHM_DIR, server_answers
+from performia.wakeup_test import measure_wakeups
 
 PLUGIN_DIR = Path("/usr/lib/SuperCollider/plugins")
 
@@ -117,6 +118,18 @@ def check_cpu_wake(config: Config) -> Finding:
                    'MODE="0660"', essential=False)
 
 
+def check_wakeups(config: Config) -> Finding:
+    period = config.jack.period / config.server.sample_rate
+    report = measure_wakeups(WAKEUP_TEST_SECONDS, period)
+    return Finding(report.late == 0, f"real-time wake-ups ({WAKEUP_TEST_SECONDS:g} s at the "
+                   f"{config.jack.period}-frame period)", report.describe(),
+                   "expect dropouts (xruns): close busy programs; on a VM ask for dedicated "
+                   "vCPUs; or raise [jack] period (256 = 5.3 ms)", essential=False)
+
+
+WAKEUP_TEST_SECONDS = 3.0
+
+
 def _port_free(host: str, port: int, kind: socket.SocketKind) -> bool:
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
@@ -162,7 +175,8 @@ def run_checks(config: Config) -> list[Finding]:
     checks: list[Callable[[], Finding | list[Finding]]] = [
         lambda: check_binaries(config), check_synthdefs, lambda: check_jack(config),
         lambda: check_audio_device(config), lambda: check_midi(config), check_realtime,
-        lambda: check_cpu_wake(config), lambda: check_ports(config),
+        lambda: check_cpu_wake(config), lambda: check_wakeups(config),
+        lambda: check_ports(config),
         lambda: check_stale_shm(config),
     ]
     findings: list[Finding] = []
