@@ -38,23 +38,24 @@ CLICKS = ROOT.parent / "shared" / "anchors" / "clicks.wav"
 
 def measure(take: Path, hogs: int, verbose: bool = False, gui_clients: int = 0
             ) -> dict[str, Any]:
-    out = Path(tempfile.mkdtemp(prefix="performia-answer-", dir=RAM_DIR))
     info = read_take(take)
     config = replace(load_config(), "gui", enabled=gui_clients > 0)
-    manager = Manager(config, RunOptions(duration=info.duration + 0.5, input=take,
-                                         stems=out / "stems.wav", gui=gui_clients > 0))
-    clients = gui_clients_process(config.gui.port, gui_clients) if gui_clients else None
-    try:
+    out = Path(tempfile.mkdtemp(prefix="performia-answer-", dir=RAM_DIR))
+    clients = None
+    try:                                            # the recording lives in RAM: remove it
+        manager = Manager(config, RunOptions(duration=info.duration + 0.5, input=take,
+                                             stems=out / "stems.wav", gui=gui_clients > 0))
+        clients = gui_clients_process(config.gui.port, gui_clients) if gui_clients else None
         with cpu_hogs(hogs), stall_sentinel() as stalls:
             manager.run()
+        _rate, audio = read_wav(out / "stems.wav")
     finally:
         if clients is not None:
             clients.terminate()
             clients.wait(5)
-    _rate, audio = read_wav(out / "stems.wav")
+        shutil.rmtree(out, ignore_errors=True)
     heard = onsets(audio[:, STEM_CHANNELS["input"]], 0.05, min_gap=4800)
     answers = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=4800)
-    shutil.rmtree(out, ignore_errors=True)          # the recording lives in RAM
     latencies = []
     for onset in heard:
         after = answers[answers >= onset]

@@ -81,17 +81,19 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
     clients = gui_clients_process(config.gui.port, gui_clients) if gui_clients else None
     thread = threading.Thread(target=clicks, daemon=True)
     thread.start()
-    with cpu_hogs(hogs), stall_sentinel() as stalls:
-        manager.run()
-    thread.join(10)
-    if clients is not None:
-        clients.terminate()
-        clients.wait(5)
-    _rate, audio = read_wav(out / "stems.wav")
+    try:                                            # the recordings live in RAM: remove them
+        with cpu_hogs(hogs), stall_sentinel() as stalls:
+            manager.run()
+        thread.join(10)
+        _rate, audio = read_wav(out / "stems.wav")
+        band = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    finally:
+        if clients is not None:
+            clients.terminate()
+            clients.wait(5)
+        shutil.rmtree(out, ignore_errors=True)
     found = onsets(audio[:, STEM_CHANNELS["test"]], 0.05, min_gap=int(spacing * 48000 / 2))
-    band = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     band_notes = sum(1 for e in band if e.get("agent") in ("drums", "bass", "harmony", "melody"))
-    shutil.rmtree(out, ignore_errors=True)          # the recordings live in RAM
     placed = place(found, result["first"], spacing * 48000, count)
     if verbose:
         values, counts = np.unique(placed.errors, return_counts=True)
