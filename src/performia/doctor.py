@@ -118,6 +118,9 @@ def check_cpu_wake(config: Config) -> Finding:
                    'MODE="0660"', essential=False)
 
 
+WAKEUP_TEST_SECONDS = 3.0
+
+
 def check_wakeups(config: Config) -> Finding:
     period = config.jack.period / config.server.sample_rate
     report = measure_wakeups(WAKEUP_TEST_SECONDS, period)
@@ -125,9 +128,6 @@ def check_wakeups(config: Config) -> Finding:
                    f"{config.jack.period}-frame period)", report.describe(),
                    "expect dropouts (xruns): close busy programs; on a VM ask for dedicated "
                    "vCPUs; or raise [jack] period (256 = 5.3 ms)", essential=False)
-
-
-WAKEUP_TEST_SECONDS = 3.0
 
 
 def _port_free(host: str, port: int, kind: socket.SocketKind) -> bool:

@@ -72,10 +72,8 @@ class Manager:
     recorders: list[Recorder] = field(default_factory=list)
     baseline_synths: int = 0
     final_synths: int | None = None     # synths left after the band stopped (see shutdown)
-    xruns: int = 0                      # xruns supernova reported while we ran
-    late: int = 0                       # bundles supernova reported late
-    xrun_times: list[float] = field(default_factory=list)   # when each xrun was reported
-    late_times: list[float] = field(default_factory=list)   # when each late bundle was
+    xrun_times: list[float] = field(default_factory=list)   # when supernova reported an xrun
+    late_times: list[float] = field(default_factory=list)   # ... and a late bundle
     stop_requested: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, int] = field(default_factory=dict)
@@ -84,6 +82,16 @@ class Manager:
     health: HealthWriter | None = None
     pedal: PedalInput | None = None
     control: ControlSender | None = None
+
+    @property
+    def xruns(self) -> int:
+        """xruns supernova reported while we ran."""
+        return len(self.xrun_times)
+
+    @property
+    def late(self) -> int:
+        """Bundles supernova reported late."""
+        return len(self.late_times)
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
@@ -292,8 +300,6 @@ class Manager:
         self.recorders.clear()
         if self.session is not None:
             if self.session.supernova is not None:
-                self.xruns = self.session.supernova.log.xruns
-                self.late = self.session.supernova.log.late
                 self.xrun_times = list(self.session.supernova.log.xrun_times)
                 self.late_times = list(self.session.supernova.log.late_times)
                 _guard("report the dropouts", self._report_dropouts)
@@ -311,7 +317,6 @@ class Manager:
         for fd in self.doorbells:
             _guard("close a doorbell", lambda f=fd: os.close(f))
         self.doorbells.clear()
-
 
 
 def rehearsal_take(config: Config) -> Path:

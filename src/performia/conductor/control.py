@@ -3,8 +3,9 @@ manager (the sustain pedal) or from anyone on the machine (see docs/OSC_API.md).
 
     /performia/mode  mode:s      listen | play | follow
 
-A thread blocks on the socket (holding no lock while it waits) and hands each command to
-its handler. A malformed or unknown command is logged and dropped: it never stops the band.
+A thread at the lowest real-time priority blocks on the socket (holding no lock while it
+waits) and hands each command to its handler. A malformed or unknown command is logged and
+dropped: it never stops the band.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from performia.processes import set_background_realtime
 from performia.server.osc import decode, encode_message
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ class ControlPort:
         self.rejected = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
-        self.sock.settimeout(0.2)              # how soon close() is noticed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._receive, name="control-port", daemon=True)
 
@@ -52,17 +53,22 @@ class ControlPort:
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
+            # wake the blocked receive with an empty datagram (no polling while we wait)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+                waker.sendto(b"", self.sock.getsockname())
             self._thread.join(timeout=2.0)
         self.sock.close()
 
     def _receive(self) -> None:
-        while not self._stop.is_set():
+        # commands are not time-critical: the lowest real-time priority, below the band's
+        set_background_realtime("control port")
+        while True:
             try:
                 datagram, sender = self.sock.recvfrom(65536)
-            except TimeoutError:
-                continue
             except OSError:
                 return                             # closed
+            if self._stop.is_set():
+                return
             self.handle(datagram, f"{sender[0]}:{sender[1]}")
 
     def handle(self, datagram: bytes, sender: str = "?") -> None:

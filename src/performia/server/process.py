@@ -34,12 +34,18 @@ class ServerLog:
     """What supernova printed: counts of errors and late bundles, the last lines."""
 
     errors: int = 0
-    late: int = 0
-    xruns: int = 0
     xrun_times: list[float] = field(default_factory=list)   # time.time() each was read
     late_times: list[float] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     tail: list[str] = field(default_factory=list)
+
+    @property
+    def xruns(self) -> int:
+        return len(self.xrun_times)
+
+    @property
+    def late(self) -> int:
+        return len(self.late_times)
 
     def feed(self, line: str) -> None:
         self.tail = (self.tail + [line])[-50:]
@@ -47,13 +53,11 @@ class ServerLog:
             self.ready.set()
             log.info("supernova: %s", line)
         elif _LATE.search(line):
-            self.late += 1
             self.late_times.append(time.time())
             log.debug("supernova: %s", line)
         elif "node not found" in line.lower():
             log.debug("supernova: %s (a note that had already ended)", line)
         elif "xrun" in line.lower():
-            self.xruns += 1
             self.xrun_times.append(time.time())
             log.debug("supernova: %s", line)
         elif _ERROR.search(line):
