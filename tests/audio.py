@@ -51,3 +51,15 @@ def undisturbed(times: NDArray[np.float64] | list[float], reports: list[float]
     first = np.searchsorted(r, t[:-1], side="left")
     last = np.searchsorted(r, t[1:] + REPORT_DELAY, side="right")
     return np.asarray(last == first)
+
+
+def rounding_allowance(times: NDArray[np.float64] | list[float], reports: list[float]
+                       ) -> NDArray[np.int64]:
+    """For each interval between neighbouring `times`: the spacing error the server's clock
+    allows. 0 until the first xrun report; 1 sample after it, because a resync sets the clock
+    to the system time at an arbitrary fraction of a sample, and a note whose exact place
+    then falls near half a sample can round either way."""
+    t = np.asarray(times, dtype=float)
+    if not reports:
+        return np.zeros(max(t.size - 1, 0), dtype=np.int64)
+    return (t[1:] > min(reports)).astype(np.int64)

@@ -15,7 +15,7 @@ from performia.listen.rehearsal import write_wav_float
 from performia.manager import Manager, RunOptions
 from performia.server.recorder import STEM_CHANNELS
 from performia.theory import Chord
-from tests.audio import read_wav, undisturbed
+from tests.audio import read_wav, rounding_allowance, undisturbed
 from tests.conftest import RUN_ID, make_config
 
 pytestmark = pytest.mark.server
@@ -83,10 +83,13 @@ def test_drum_hits_start_on_their_exact_samples(
     assert manager.plan is not None
     start = manager.plan.start_time
     reports = [t - start for t in manager.xrun_times + manager.late_times]
-    clean = undisturbed(np.array(expected) / RATE, reports)
+    times = np.array(expected) / RATE
+    clean = undisturbed(times, reports)
+    allowed = rounding_allowance(times, reports)
     errors = np.diff(marks) - np.diff(expected)
     assert np.count_nonzero(clean) >= 0.5 * clean.size, f"{len(reports)} xrun/late reports"
-    assert np.abs(errors[clean]).max() == 0, f"spacing errors {errors[errors != 0].tolist()}"
+    assert np.all(np.abs(errors[clean]) <= allowed[clean]), (
+        f"spacing errors {errors[errors != 0].tolist()}")
 
 
 def test_bass_plays_the_chord_of_its_bar(

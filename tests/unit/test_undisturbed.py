@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.audio import REPORT_DELAY, undisturbed
+from tests.audio import REPORT_DELAY, rounding_allowance, undisturbed
 
 
 def test_no_reports_leave_every_interval() -> None:
@@ -21,3 +21,8 @@ def test_a_report_inside_an_interval_or_just_after_it_takes_it_out() -> None:
 
 def test_reports_before_the_first_onset_touch_nothing() -> None:
     assert undisturbed(np.array([1.0, 2.0]), [-3.0, 0.5]).tolist() == [True]
+
+
+def test_one_sample_of_rounding_is_allowed_only_after_the_first_resync() -> None:
+    assert rounding_allowance([0.0, 1.0, 2.0], []).tolist() == [0, 0]
+    assert rounding_allowance([0.0, 1.0, 2.0, 3.0], [1.5]).tolist() == [0, 1, 1]
