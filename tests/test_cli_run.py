@@ -110,7 +110,7 @@ def _wait_for_band(manager: subprocess.Popen[str], timeout: float = 30) -> list[
         kids = psutil.Process(manager.pid).children(recursive=True)
         names = " ".join(" ".join(k.cmdline()) for k in kids)
         if "supernova" in names and "performia.conductor" in names:
-            time.sleep(2.0)
+            time.sleep(3.0)      # the band starts 1.5 s after its processes: let it play
             return _descendants(manager.pid)
         time.sleep(0.2)
     manager.kill()
