@@ -36,21 +36,38 @@ def onsets(signal: NDArray[np.float64], threshold: float = 0.05,
 
 # How long after a dropout supernova's report of it is read (measured: 0–100 ms).
 REPORT_DELAY = 0.15
+# How long before a note its report may come. After a resync the server's clock is off the
+# system clock by that callback's wake-up delay, so a bundle can count as late (and print
+# "late:") before its note's time on our clock: measured up to 0.6 ms before; a resync can
+# be off by as much as the longest stall seen here (24 ms).
+REPORT_LEAD = 0.03
 
 
 def undisturbed(times: NDArray[np.float64] | list[float], reports: list[float]
                 ) -> NDArray[np.bool_]:
     """For each interval between neighbouring `times` (seconds on one clock), whether no
-    xrun or late-bundle report (same clock) falls inside it or within REPORT_DELAY after
-    it. An xrun makes supernova resync its clock to the system clock: the spacing across it
-    is the dropout's, not ours; every other interval must be exact."""
+    xrun or late-bundle report (same clock) falls inside it, from REPORT_LEAD before it to
+    REPORT_DELAY after it. An xrun makes supernova resync its clock to the system clock: the
+    spacing across it is the dropout's, not ours; a late bundle sounds at once, off its
+    sample, which moves both intervals around its note. Every other interval must be exact."""
     t = np.asarray(times, dtype=float)
     r = np.sort(np.asarray(reports, dtype=float))
     if r.size == 0 or t.size < 2:
         return np.ones(max(t.size - 1, 0), dtype=bool)
-    first = np.searchsorted(r, t[:-1], side="left")
+    first = np.searchsorted(r, t[:-1] - REPORT_LEAD, side="left")
     last = np.searchsorted(r, t[1:] + REPORT_DELAY, side="right")
     return np.asarray(last == first)
+
+
+def merge_split_hits(marks: NDArray[np.int64], within: int = 64) -> NDArray[np.int64]:
+    """Marks closer than `within` samples (one block) taken as one hit, at the first. Two
+    drums meant for one sample leave one mark; if one of their bundles came late, it sounds
+    at the start of the block it arrived in and leaves a second mark nearby."""
+    m = np.asarray(marks, dtype=np.int64)
+    if m.size == 0:
+        return m
+    keep = np.concatenate(([True], np.diff(m) >= within))
+    return m[keep]
 
 
 def rounding_allowance(times: NDArray[np.float64] | list[float], reports: list[float]

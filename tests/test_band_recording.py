@@ -15,7 +15,7 @@ from performia.listen.rehearsal import write_wav_float
 from performia.manager import Manager, RunOptions
 from performia.server.recorder import STEM_CHANNELS
 from performia.theory import Chord
-from tests.audio import read_wav, rounding_allowance, undisturbed
+from tests.audio import merge_split_hits, read_wav, rounding_allowance, undisturbed
 from tests.conftest import RUN_ID, make_config
 
 pytestmark = pytest.mark.server
@@ -71,25 +71,29 @@ def test_drum_hits_start_on_their_exact_samples(
     expected = sorted({round(e["t"] * RATE) for e in played if e.get("voice") in kit
                        and e["t"] * RATE < audio.shape[0]})
     assert len(expected) > 100
-    assert len(marks) == len(expected)                # none missing, none extra
     manager = sixteen_bars[0]
     if manager.xruns == 0 and manager.late == 0:
-        assert marks.tolist() == expected             # 0 samples of error
+        assert marks.tolist() == expected             # 0 samples of error, none missing or extra
         sixteenth = RATE * 60 / BPM / 4
         assert all(m % sixteenth == 0 for m in marks)  # and all on the rock grid
         return
     # Every take had a dropout (these VMs stall now and then): supernova resyncs its clock
     # at each, so the spacing across one is the dropout's; every other spacing is exact.
+    hits = merge_split_hits(marks) if manager.late else marks
+    assert len(hits) == len(expected)                 # none missing, none extra
     assert manager.plan is not None
     start = manager.plan.start_time
-    reports = [t - start for t in manager.xrun_times + manager.late_times]
+    reports = sorted(t - start for t in manager.xrun_times + manager.late_times)
     times = np.array(expected) / RATE
     clean = undisturbed(times, reports)
     allowed = rounding_allowance(times, reports)
-    errors = np.diff(marks) - np.diff(expected)
+    errors = np.diff(hits) - np.diff(expected)
     assert np.count_nonzero(clean) >= 0.5 * clean.size, f"{len(reports)} xrun/late reports"
-    assert np.all(np.abs(errors[clean]) <= allowed[clean]), (
-        f"spacing errors {errors[errors != 0].tolist()}")
+    wrong = np.nonzero(clean & (np.abs(errors) > allowed))[0]
+    assert wrong.size == 0, (
+        f"undisturbed spacings off: {[(round(times[i], 3), int(errors[i])) for i in wrong]} "
+        f"(s, samples); xrun reports {[round(t - start, 3) for t in manager.xrun_times]}, "
+        f"late {[round(t - start, 3) for t in manager.late_times]}")
 
 
 def test_bass_plays_the_chord_of_its_bar(

@@ -32,7 +32,8 @@ def main() -> None:
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if "band starts" in line), 0)
     xruns = sum("xrun detected" in line for line in lines[start:])
-    print(f"{hogs} hogs, jackd and supernova pinned to {cpu}: xruns after the start {xruns}")
+    print(f"{hogs} hogs, jackd and supernova pinned to {cpu}: xrun report lines after the "
+          f"start {xruns} (one dropout prints 1-8)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Probe: xruns while the band plays beside K CPU hogs.
 
 Usage: python bench/probes/band_with_hogs.py K [performia options]
-Counts supernova's "xrun detected" lines over a 15-second `performia --realtime` run."""
+Counts supernova's "xrun detected" lines over a 15-second `performia --realtime` run (JACK
+reports one dropout in 1-8 lines: the manager's closing line counts dropouts)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def main() -> None:
                               "15", "--no-gui", "-v", *options], capture_output=True, text=True,
                              check=False)
     xruns = (run.stdout + run.stderr).count("xrun detected")
-    print(f"{hogs} hogs {options}: xruns {xruns}")
+    print(f"{hogs} hogs {options}: xrun report lines {xruns}")
 
 
 if __name__ == "__main__":
