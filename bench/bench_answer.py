@@ -69,7 +69,7 @@ def measure(take: Path, hogs: int, verbose: bool = False, gui_clients: int = 0
     lat = np.array(latencies)
     return {"inputs": len(heard), "answers": len(lat), "p50": float(np.median(lat)),
             "p99": float(np.percentile(lat, 99)), "max": float(lat.max()),
-            "xruns": manager.xruns, "stalls": stalls}
+            "xruns": manager.server_log.xruns, "stalls": stalls}
 
 
 def manager_start(manager: Manager) -> float:

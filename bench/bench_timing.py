@@ -107,7 +107,8 @@ def run(lookahead_ms: float, hogs: int, seconds: float, spacing: float, gui_clie
     return {"clicks": count, "found": len(found), "max_abs_error": placed.max_abs,
             "nonzero": placed.off, "intervals": placed.intervals, "exact": placed.exact,
             "max_spacing": placed.max_spacing, "refused": result["refused"],
-            "xruns": manager.xruns, "late": manager.late, "band_notes_per_s": band_notes / seconds,
+            "xruns": manager.server_log.xruns, "late": manager.server_log.late,
+            "band_notes_per_s": band_notes / seconds,
             "clicks_per_s": 1 / spacing, "stalls": stalls}
 
 
@@ -115,7 +116,7 @@ def _print_wrong_intervals(placed: Placement, first: float, spacing: float,
                            manager: Manager) -> None:
     """Each wrong spacing with the time it happened and the nearest xrun report."""
     start = manager.plan.start_time if manager.plan is not None else 0.0
-    xruns = np.array(manager.xrun_times) - start
+    xruns = np.array(manager.server_log.xrun_times) - start
     ends = placed.index[1:][np.diff(placed.index) == 1]
     for error, end in zip(placed.spacing, ends, strict=True):
         if error:

@@ -58,8 +58,8 @@ def take(config: Config, folder: Path, silence: Path) -> str:
                                 and e["t"] * RATE < audio.shape[0]}))
     hits = merge_split_hits(marks)
     start = manager.plan.start_time
-    reports = sorted(t - start for t in manager.xrun_times + manager.late_times)
-    head = (f"dropouts {manager.xruns:2d}, late {manager.late:3d}, "
+    reports = [t - start for t in manager.server_log.report_times()]
+    head = (f"dropouts {manager.server_log.xruns:2d}, late {manager.server_log.late:3d}, "
             f"split hits {len(marks) - len(hits)}")
     if len(hits) != len(expected):
         return f"{head}: {len(hits)} hits for {len(expected)} notes"

@@ -33,6 +33,7 @@ from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
 from performia.server.jack import find_alsa_card
 from performia.server.osc import OscClient, OscTimeoutError
+from performia.server.process import ServerLog
 from performia.server.recorder import Recorder
 from performia.server.session import ServerSession
 from performia.server.tree import ADD_TO_HEAD, INPUT
@@ -72,8 +73,7 @@ class Manager:
     recorders: list[Recorder] = field(default_factory=list)
     baseline_synths: int = 0
     final_synths: int | None = None     # synths left after the band stopped (see shutdown)
-    xrun_times: list[float] = field(default_factory=list)   # when supernova reported an xrun
-    late_times: list[float] = field(default_factory=list)   # ... and a late bundle
+    server_log: ServerLog = field(default_factory=ServerLog)  # dropouts, late bundles (at the end)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, int] = field(default_factory=dict)
@@ -82,16 +82,6 @@ class Manager:
     health: HealthWriter | None = None
     pedal: PedalInput | None = None
     control: ControlSender | None = None
-
-    @property
-    def xruns(self) -> int:
-        """xruns supernova reported while we ran."""
-        return len(self.xrun_times)
-
-    @property
-    def late(self) -> int:
-        """Bundles supernova reported late."""
-        return len(self.late_times)
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
@@ -265,14 +255,15 @@ class Manager:
 
     def _report_dropouts(self) -> None:
         """One line a musician can act on: were there dropouts (xruns) or late notes?"""
-        if self.xruns == 0 and self.late == 0:
+        xruns, late = self.server_log.xruns, self.server_log.late
+        if xruns == 0 and late == 0:
             log.info("no dropouts (xruns) and no late notes")
             return
         log.warning("%d dropouts (xruns) and %d late bundles while the band played: the "
                     "audio thread did not get the CPU in time (another busy program, power "
                     "saving, or on a VM the host). Each dropout is a click in the sound; "
                     "notes after it stay in time. See `python -m performia doctor`.",
-                    self.xruns, self.late)
+                    xruns, late)
 
     def _install_signal_handlers(self) -> None:
         def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -300,8 +291,7 @@ class Manager:
         self.recorders.clear()
         if self.session is not None:
             if self.session.supernova is not None:
-                self.xrun_times = list(self.session.supernova.log.xrun_times)
-                self.late_times = list(self.session.supernova.log.late_times)
+                self.server_log = self.session.supernova.log
                 _guard("report the dropouts", self._report_dropouts)
             _guard("stop the server", self.session.stop)
             self.session = None

@@ -24,4 +24,6 @@ def test_late_bundles_and_errors_are_counted_apart() -> None:
     log.feed("FAILURE IN SERVER /s_new SynthDef not found", now=5.1)
     log.feed("Supernova ready", now=5.2)
     assert (log.late, log.errors, log.xruns) == (2, 1, 0)
+    log.feed("Jack: xrun detected - resyncing clock", now=4.0)
+    assert log.report_times() == [4.0, 5.0, 5.0]
     assert log.ready.is_set()

@@ -49,6 +49,10 @@ class ServerLog:
     def late(self) -> int:
         return len(self.late_times)
 
+    def report_times(self) -> list[float]:
+        """When each dropout and each late bundle was read (time.time()), in order."""
+        return sorted(self.xrun_times + self.late_times)
+
     def feed(self, line: str, now: float | None = None) -> None:
         """One line of supernova's output, read at `now` (time.time() by default)."""
         now = time.time() if now is None else now
