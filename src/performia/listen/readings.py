@@ -5,9 +5,12 @@ the time it arrived (clock seconds) and gets a frozen reading, or a ValueError n
 is wrong with the message (the caller logs it and drops the message).
 
     /pitch    [node, id, freq, hasFreq, amp]
-    /onset    [node, id, amp]
-    /chroma   [node, id, c0 .. c11]          pitch classes C .. B
+    /spectrum [node, id, m0 .. m799]         a 16,384-point magnitude spectrum (the chords)
+    /bands    [node, id, m1 .. m128]         a 1,024-point magnitude spectrum (the onsets)
     /take_end [node, id, buf]                a rehearsal take has played to its end
+
+The spectra are described in frontend.py; their magnitudes arrive as a read-only numpy
+array (a frame is checked as a whole: any non-finite or negative value rejects it).
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-CHROMA_BINS = 12
+import numpy as np
+import numpy.typing as npt
+
+from performia.listen.frontend import CHORD_SPECTRUM, ONSET_BANDS
+
+Magnitudes = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,20 +37,24 @@ class PitchReading:
     amp: float           # input amplitude (peak follower), 0..1 for a clean input
 
 
-@dataclass(frozen=True, slots=True)
-class OnsetReading:
+@dataclass(frozen=True, slots=True, eq=False)
+class SpectrumReading:
+    """A frame of CHORD_SPECTRUM; `time` is when it arrived (its last sample + the path)."""
+
     time: float
     node: int
     reply_id: int
-    amp: float
+    magnitudes: Magnitudes
 
 
-@dataclass(frozen=True, slots=True)
-class ChromaReading:
+@dataclass(frozen=True, slots=True, eq=False)
+class BandsReading:
+    """A frame of ONSET_BANDS."""
+
     time: float
     node: int
     reply_id: int
-    chroma: tuple[float, ...]   # 12 energies, C first
+    magnitudes: Magnitudes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +64,13 @@ class TakeEndReading:
     reply_id: int
 
 
-Reading = PitchReading | OnsetReading | ChromaReading | TakeEndReading
+Reading = PitchReading | SpectrumReading | BandsReading | TakeEndReading
 
-_VALUES = {"/pitch": 3, "/onset": 1, "/chroma": CHROMA_BINS, "/take_end": 1}
+_VALUES = {"/pitch": 3, "/spectrum": CHORD_SPECTRUM.bins, "/bands": ONSET_BANDS.bins,
+           "/take_end": 1}
 ADDRESSES = tuple(_VALUES)
+_FRAMES: dict[str, type[SpectrumReading] | type[BandsReading]] = {
+    "/spectrum": SpectrumReading, "/bands": BandsReading}
 
 
 def parse(address: str, args: Sequence[object], time: float) -> Reading:
@@ -69,15 +84,30 @@ def parse(address: str, args: Sequence[object], time: float) -> Reading:
                          f"(nodeID, replyID and {_VALUES[address]} values)")
     node = _whole(address, "nodeID", args[0])
     reply_id = _whole(address, "replyID", args[1])
+    frame = _FRAMES.get(address)
+    if frame is not None:
+        return frame(time, node, reply_id, _magnitudes(address, args[2:]))
     values = [_number(address, i, arg) for i, arg in enumerate(args[2:])]
     if address == "/pitch":
         freq, has_freq, amp = values
         return PitchReading(time, node, reply_id, max(freq, 0.0), has_freq > 0.5, max(amp, 0.0))
-    if address == "/onset":
-        return OnsetReading(time, node, reply_id, max(values[0], 0.0))
-    if address == "/chroma":
-        return ChromaReading(time, node, reply_id, tuple(max(v, 0.0) for v in values))
     return TakeEndReading(time, node, reply_id)
+
+
+def _magnitudes(address: str, values: Sequence[object]) -> Magnitudes:
+    """A frame's values as a read-only array; ValueError if any is not a finite number ≥ 0."""
+    try:
+        frame = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{address}: every value must be a number ({error})") from None
+    if frame.ndim != 1 or any(isinstance(v, bool | str | bytes) for v in values):
+        raise ValueError(f"{address}: every value must be a number")
+    bad = ~np.isfinite(frame) | (frame < 0)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise ValueError(f"{address}: value {index} is not a finite magnitude ({frame[index]})")
+    frame.flags.writeable = False
+    return frame
 
 
 def _whole(address: str, name: str, arg: object) -> int:

@@ -102,12 +102,24 @@ def compiled_defs(build_dir: Path = BUILD_DIR) -> list[Path]:
     return sorted(build_dir.glob("*.scsyndef"))
 
 
+# Largest SynthDef sent in a datagram (/d_recv); a larger one (the analysis synths unpack
+# 928 FFT bins) is loaded from its file with /d_load: the server runs on this machine.
+MAX_DATAGRAM_DEF = 60_000
+
+
 def load(client: OscClient, build_dir: Path = BUILD_DIR, timeout: float = 5.0) -> list[str]:
-    """Send every compiled SynthDef with /d_recv and wait for each /done. Returns their names."""
+    """Send every compiled SynthDef (/d_recv, or /d_load of its file when too large for a
+    datagram) and wait for each /done. Returns their names."""
     files = compiled_defs(build_dir)
     if not files:
         raise SynthDefError(f"no compiled SynthDefs in {build_dir}: run 'performia build'")
     for path in files:
-        client.request("/d_recv", path.read_bytes(), reply="/done",
-                       match=lambda args: bool(args) and args[0] == "/d_recv", timeout=timeout)
+        data = path.read_bytes()
+        if len(data) <= MAX_DATAGRAM_DEF:
+            command, argument = "/d_recv", data
+        else:
+            command, argument = "/d_load", str(path.resolve())
+        client.request(command, argument, reply="/done",
+                       match=lambda args, c=command: bool(args) and args[0] == c,
+                       timeout=timeout)
     return [p.stem for p in files]
