@@ -18,9 +18,12 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from performia.events.snapshot import StateReader, StateWriter, empty_state, shm_path
 from performia.gui.app import create_app
+
+LOCAL = "http://127.0.0.1:5001"     # the app answers only to its own host names
 
 
 class Publisher:
@@ -85,7 +88,7 @@ def reader(publisher: Publisher) -> Iterator[StateReader]:
 
 @pytest.fixture
 def client(reader: StateReader) -> Iterator[TestClient]:
-    with TestClient(create_app(reader, fps=30)) as test_client:
+    with TestClient(create_app(reader, fps=30), base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -134,7 +137,7 @@ def test_nothing_can_change_the_performance(client: TestClient) -> None:
 
 
 def test_websocket_pushes_at_least_30_frames_per_second(client: TestClient) -> None:
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect(LOCAL.replace("http", "ws") + "/ws") as ws:
         first = json.loads(ws.receive_text())
         start = time.monotonic()
         frames = [first]
@@ -154,7 +157,7 @@ def test_state_before_anything_is_published(name: str) -> None:
     writer = StateWriter(name, 1 << 16)
     try:
         with StateReader(name) as state_reader, \
-                TestClient(create_app(state_reader)) as test_client:
+                TestClient(create_app(state_reader), base_url=LOCAL) as test_client:
             assert test_client.get("/api/state").json() == empty_state()
             health = test_client.get("/api/health").json()
             assert health["version"] == 0 and health["age_s"] is None
@@ -237,3 +240,48 @@ def test_a_stalled_client_does_not_slow_another(name: str) -> None:
         assert len(window) >= 29, (second, len(window))
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert max(gaps) < 0.2, max(gaps)
+
+
+# --- only our own host names: no DNS rebinding, no other site's page on the WebSocket ---
+
+@pytest.mark.parametrize("host", ["127.0.0.1:5001", "localhost:5001", "LOCALHOST", "[::1]:5001",
+                                  "stage.local:5001"])
+def test_http_answers_its_own_host_names(reader: StateReader, host: str) -> None:
+    app = create_app(reader, hosts=["stage.local"])     # the configured [gui] host
+    with TestClient(app, base_url=LOCAL) as test_client:
+        assert test_client.get("/api/state", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example:5001", "testserver", "127.0.0.1.evil.example",
+                                  "", "localhost@evil.example"])
+def test_http_refuses_other_host_names(reader: StateReader, host: str) -> None:
+    with TestClient(create_app(reader), base_url=LOCAL) as test_client:
+        for path in ("/", "/api/state", "/api/health", "/static/index.html"):
+            response = test_client.get(path, headers={"Host": host})
+            assert response.status_code == 403, (path, host)
+            assert "Host" in response.text
+
+
+def test_websocket_from_our_page_is_accepted(client: TestClient) -> None:
+    for origin in ("http://127.0.0.1:5001", "http://localhost:5001"):
+        with client.websocket_connect(LOCAL.replace("http", "ws") + "/ws",
+                                      headers={"Origin": origin}) as ws:
+            assert "frame" in json.loads(ws.receive_text())
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost.evil.example",
+                                    "file://"])
+def test_websocket_from_another_origin_is_closed_with_1008(client: TestClient,
+                                                           origin: str) -> None:
+    with pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect(LOCAL.replace("http", "ws") + "/ws",
+                                     headers={"Origin": origin}) as ws:
+        ws.receive_text()
+    assert closed.value.code == 1008
+
+
+def test_websocket_with_another_host_is_closed_with_1008(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as closed, \
+            client.websocket_connect("ws://evil.example:5001/ws") as ws:
+        ws.receive_text()
+    assert closed.value.code == 1008

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true",
                    help="play live on the server (the default mode)")
     p.add_argument("--config", type=Path, help="config file (default config/performia.toml)")
-    p.add_argument("--duration", type=_positive, metavar="SECONDS",
+    p.add_argument("--duration", metavar="SECONDS",
                    help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--record", type=Path, metavar="OUT.wav",
                    help="record the master output to this WAV file, on the server")
@@ -41,10 +42,17 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+def _duration(text: str | None) -> float | None:
+    """--duration: a finite number of seconds > 0 (ValueError with the reason)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a finite number of seconds > 0 (leave it out to play "
+                         "until Ctrl-C)")
     return value
 
 
@@ -79,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     if args_list[:1] == ["build"]:
         return _build(args_list[1:])
     args = _run_parser().parse_args(args_list)
+    try:
+        duration = _duration(args.duration)
+    except ValueError as error:
+        print(f"performia: --duration {args.duration}: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     _setup_logging(args.verbose)
     try:
         config = _configure(args)
@@ -93,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"performia: --input: {error}", file=sys.stderr)
             return EXIT_CONFIG
     from performia.manager import Manager, RunOptions
-    options = RunOptions(duration=args.duration, record=args.record, stems=args.stems,
+    options = RunOptions(duration=duration, record=args.record, stems=args.stems,
                          events=args.events,
                          input=args.input, gui=config.gui.enabled)
     try:

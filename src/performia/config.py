@@ -100,6 +100,17 @@ class OscConfig:
     host: str = "127.0.0.1"
     event_port: int = field(default=57130, metadata=_range(1024, 65535))
     control_port: int = field(default=57131, metadata=_range(1024, 65535))
+    # bundles timetagged further ahead than this (seconds) are refused and counted
+    timetag_horizon: float = field(default=30.0, metadata=_range(0.1, 3600.0))
+    # datagrams per second per sender on the event and control ports; beyond: refused, counted
+    rate_limit: int = field(default=2000, metadata=_range(1, 1_000_000))
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    max_restarts: int = field(default=5, metadata=_range(0, 1000))
+    restart_window: float = field(default=60.0, metadata=_range(1.0, 86400.0))
+    gui_max_backoff: float = field(default=30.0, metadata=_range(1.0, 3600.0))
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,7 @@ class Config:
     gui: GuiConfig = GuiConfig()
     midi: MidiConfig = MidiConfig()
     osc: OscConfig = OscConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
 
     def __post_init__(self) -> None:
         if self.jack.period % self.server.block_size:

@@ -14,42 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from performia.events.note import NoteEvent
-from performia.theory import Chord, Key
+from performia.events.note import NoteEvent, NoteKind, agent_index, voice_index
+from performia.state.context import HarmonicContext, Listening
+from performia.state.decision import ChordDecision
+from performia.theory import Chord
 
-
-@dataclass
-class Listening:
-    """What the band hears of the guitarist (updated by listen/; read by agents)."""
-
-    playing: bool = False          # the guitar is sounding now
-    last_onset_time: float = 0.0   # time of the last detected onset (clock seconds)
-    level: float = 0.0             # input amplitude 0..1
-    pitch: float = 0.0             # detected pitch in Hz (0 = none)
-    mode: str = "play"             # listening mode set by the pedal: "listen" or "play"
-
-
-@dataclass
-class HarmonicContext:
-    """Key and progression shared by all agents; one chord per bar, looping."""
-
-    key: Key
-    progression: list[Chord]
-    heard_chord: Chord | None = None   # latest chord the listening side recognised
-    following: bool = False            # play the heard chord (listen/follow modes)
-
-    @classmethod
-    def from_labels(cls, key: str, progression: list[str] | tuple[str, ...]) -> HarmonicContext:
-        if not progression:
-            raise ValueError("a progression needs at least one chord")
-        return cls(Key.parse(key), [Chord.parse(label) for label in progression])
-
-    def chord_at_bar(self, bar: int) -> Chord:
-        """The chord to play in `bar`: the one heard while following the guitar, else the
-        progression's (which loops)."""
-        if self.following and self.heard_chord is not None:
-            return self.heard_chord
-        return self.progression[bar % len(self.progression)]
+__all__ = ["Agent", "BandMemory", "ChordDecision", "HarmonicContext", "Listening", "Step",
+           "release_notes"]
 
 
 @dataclass
@@ -63,7 +34,12 @@ class BandMemory:
         self.notes.setdefault(agent, deque(maxlen=self.horizon)).append(event)
 
     def recent(self, agent: str, since: float) -> list[NoteEvent]:
-        return [e for e in self.notes.get(agent, ()) if e.time >= since]
+        """Safe from another thread (the state publisher) while the band loop adds: the
+        deque is copied first by one C call, which no other Python thread can interleave
+        with (it holds the GIL throughout); iterating the deque itself in Python could
+        see it mutate ("deque mutated during iteration")."""
+        notes = tuple(self.notes.get(agent, ()))
+        return [e for e in notes if e.time >= since]
 
 
 @dataclass
@@ -79,6 +55,8 @@ class Step:
     listening: Listening
     memory: BandMemory
     rng: random.Random                 # the agent's own seeded generator (reproducible)
+    decision: ChordDecision | None = None   # the band's chord for this step (None: the
+                                            # harmonic context's chord of the bar)
 
     @property
     def bar(self) -> int:
@@ -90,7 +68,34 @@ class Step:
 
     @property
     def chord(self) -> Chord:
+        """The chord the band plays at this step (the same for every agent)."""
+        if self.decision is not None:
+            return self.decision.chord
         return self.harmony.chord_at_bar(self.bar)
+
+    @property
+    def next_chord(self) -> Chord:
+        """The chord the next bar starts with, as far as the band knows."""
+        if self.decision is not None:
+            return self.decision.next_chord
+        return self.harmony.chord_at_bar(self.bar + 1)
+
+    @property
+    def sure(self) -> bool:
+        """False while the band does not know the chord yet: play nothing that can clash."""
+        return self.decision is None or self.decision.sure
+
+    @property
+    def next_sure(self) -> bool:
+        """False when the next bar's chord is a guess: do not lead into it."""
+        return self.decision is None or self.decision.next_sure
+
+
+def release_notes(time: float, agent: str, voice: str) -> NoteEvent:
+    """An event that releases every note `agent` has sounding (docs/EVENTS.md, kind 2): the
+    dispatcher closes their gates when it sends it, just before `time`."""
+    return NoteEvent(time=time, agent=agent_index(agent), voice=voice_index(voice),
+                     pitch=0, velocity=0.0, kind=NoteKind.RELEASE)
 
 
 class Agent(Protocol):

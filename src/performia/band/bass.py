@@ -9,11 +9,16 @@
 - Jazz: a walking line, a chord tone on every beat moving by the smallest step, the last
   beat aiming at the next root, and the swung 'and' of four as the approach.
 - Register E1..E3 (MIDI 28..52), roots around D2; notes held ~0.8 of their slot.
+- The chord is the band's decision for the step (`step.chord`); the approach aims at the
+  chord the next bar is expected to start with (`step.next_chord`), and is left out when
+  that is only a guess. When the chord changes inside a bar (a change the form predicted,
+  or a surprise heard), the bass moves to the new root on that sixteenth, releasing the
+  note still sounding. While the band is unsure of the chord it plays roots only.
 """
 
 from __future__ import annotations
 
-from performia.band.agent import Step
+from performia.band.agent import Step, release_notes
 from performia.band.patterns import (
     Hit,
     bar_and_position,
@@ -70,14 +75,34 @@ class BassAgent(Musician):
         self._approach_this_bar = False
         self._last_pitch = HOME
         self._walk_direction = 1
+        self._chord: Chord | None = None
+        self._sounding_until = 0.0
 
     def step(self, step: Step) -> list[NoteEvent]:
         kicks = self._kick_times(step) if self.style.bass.lock_to_kick else []
         events: list[NoteEvent] = []
         for sixteenth in sixteenths_in(step.beat, step.length):
-            event = self._note_on(step, sixteenth, kicks)
-            if event is not None:
-                events.append(event)
+            events.extend(self._play(step, sixteenth, kicks))
+        return events
+
+    def _play(self, step: Step, sixteenth: int, kicks: list[float]) -> list[NoteEvent]:
+        bar, position = bar_and_position(sixteenth, step.beats_per_bar)
+        if bar != self._bar:
+            self._start_bar(step, bar)
+        moved = step.chord != self._chord and position != 0
+        self._chord = step.chord
+        if moved:
+            return self._move(step, sixteenth, position)
+        event = self._note_on(step, sixteenth, kicks)
+        return [] if event is None else [event]
+
+    def _move(self, step: Step, sixteenth: int, position: int) -> list[NoteEvent]:
+        """The chord changed inside the bar: the new root, now."""
+        time = self.time_at(step, beat_of(sixteenth))
+        events: list[NoteEvent] = []
+        if self._sounding_until > time + TIME_TOLERANCE:
+            events.append(release_notes(time, self.name, "bass"))
+        events.append(self._note(step, sixteenth, position, bass_root(step.chord), 0.88))
         return events
 
     def _kick_times(self, step: Step) -> list[float]:
@@ -91,34 +116,39 @@ class BassAgent(Musician):
         self._bar = bar
         self._approach_this_bar = step.rng.random() < self.style.bass.approach_probability
         if self.style.bass.walking:
-            root = bass_root(step.harmony.chord_at_bar(bar))
-            target = bass_root(step.harmony.chord_at_bar(bar + 1))
+            root = bass_root(step.chord)
+            target = bass_root(step.next_chord)
             toward = 1 if target >= root else -1
             self._walk_direction = toward if abs(target - root) >= 5 else -toward
 
     def _note_on(self, step: Step, sixteenth: int, kicks: list[float]) -> NoteEvent | None:
-        bar, position = bar_and_position(sixteenth, step.beats_per_bar)
-        if bar != self._bar:
-            self._start_bar(step, bar)
-        beat = beat_of(sixteenth)
-        time = self.time_at(step, beat)
-        chord = step.harmony.chord_at_bar(bar)
+        _, position = bar_and_position(sixteenth, step.beats_per_bar)
+        time = self.time_at(step, beat_of(sixteenth))
+        chord = step.chord
         last_eighth = sixteenths_per_bar(step.beats_per_bar) - 2
-        if self._approach_this_bar and position == last_eighth:
-            pitch, accent = self._approach(step, bar), 0.78
+        approach = self._approach_this_bar and step.next_sure and step.sure
+        if approach and position == last_eighth:
+            pitch, accent = self._approach(step), 0.78
         elif position == 0:
             pitch, accent = bass_root(chord), 0.92
-        elif self._approach_this_bar and position > last_eighth:
+        elif approach and position > last_eighth:
             return None                 # the approach note leads straight into the one
         elif self._plays_here(step, position, time, kicks):
-            pitch = self._chord_tone(step, chord, bar, position)
+            pitch = self._chord_tone(step, chord, position) if step.sure else bass_root(chord)
             accent = 0.8 if is_on_beat(position) else 0.68
         else:
             return None
+        return self._note(step, sixteenth, position, pitch, accent)
+
+    def _note(self, step: Step, sixteenth: int, position: int, pitch: int,
+              accent: float) -> NoteEvent:
+        beat = beat_of(sixteenth)
+        time = self.time_at(step, beat)
         self._last_pitch = pitch
         velocity = humanise(step.rng, accent * (0.75 + 0.25 * self.intensity), 0.03)
         duration = self.style.bass.hold * self.seconds_between(
             step, beat, beat + self._slot_beats(step, position))
+        self._sounding_until = time + duration
         return NoteEvent.make(time, self.name, "bass", pitch, velocity, duration,
                               param=0.25 + 0.45 * self.intensity)
 
@@ -133,9 +163,9 @@ class BassAgent(Musician):
             return step.rng.random() < chance
         return False
 
-    def _chord_tone(self, step: Step, chord: Chord, bar: int, position: int) -> int:
+    def _chord_tone(self, step: Step, chord: Chord, position: int) -> int:
         if self.style.bass.walking:
-            return self._walking_tone(step, chord, bar, position)
+            return self._walking_tone(step, chord, position)
         root = bass_root(chord)
         roll = step.rng.random()
         feel = self.style.bass
@@ -145,10 +175,10 @@ class BassAgent(Musician):
             return root + 12 if root + 12 <= HIGHEST else root - 12
         return root
 
-    def _walking_tone(self, step: Step, chord: Chord, bar: int, position: int) -> int:
+    def _walking_tone(self, step: Step, chord: Chord, position: int) -> int:
         """A walking line: from the root it walks one way through the chord tones, and on
         the last beat it takes a chord tone close to the next root (without leaping)."""
-        target = bass_root(step.harmony.chord_at_bar(bar + 1))
+        target = bass_root(step.next_chord)
         tones = [m for m in chord_tones_in_register(chord) if m not in (self._last_pitch, target)]
         last = self._last_pitch
         if position == sixteenths_per_bar(step.beats_per_bar) - 4:
@@ -156,11 +186,14 @@ class BassAgent(Musician):
         ahead = [m for m in tones if (m - last) * self._walk_direction > 0] or tones
         return min(ahead, key=lambda m: (abs(m - last), m))
 
-    def _approach(self, step: Step, bar: int) -> int:
-        target = bass_root(step.harmony.chord_at_bar(bar + 1))
+    def _approach(self, step: Step) -> int:
+        """A leading note into the next root; one that is also a tone of the chord the band
+        plays now when there is one (it agrees with the keys until the one)."""
+        target = bass_root(step.next_chord)
         candidates = approach_candidates(target, step.harmony.key)
         fresh = [m for m in candidates if m != self._last_pitch] or candidates
-        return step.rng.choice(fresh)
+        agreeing = [m for m in fresh if step.chord.contains(m)]
+        return step.rng.choice(agreeing or fresh)
 
     def _slot_beats(self, step: Step, position: int) -> float:
         """Beats until the next place the bass expects to play (or the bar line)."""

@@ -10,13 +10,18 @@ leaves out the fifth.
 Rhythm: one comping bar per bar from the style (rock half-note stabs, funk syncopated
 sixteenth stabs, ballad whole-note pads, jazz comping on the swung 'ands'); a stab is held
 for `hold` of the gap to the next one (1.0 = legato pad), at most `max_beats`.
+
+The chord is the band's decision for the step (`step.chord`). When it changes inside a bar
+(a change the form predicted, or a surprise heard from the guitarist) the player re-voices
+at once: it releases what is still sounding and plays the new chord on that sixteenth.
+While the band is unsure of the chord (`step.sure` is False) the keys wait.
 """
 
 from __future__ import annotations
 
 from itertools import combinations
 
-from performia.band.agent import Step
+from performia.band.agent import Step, release_notes
 from performia.band.patterns import (
     Hit,
     Pattern,
@@ -31,6 +36,7 @@ from performia.theory import Chord
 
 LOWEST = 52      # E3
 HIGHEST = 76     # E5
+TIME_TOLERANCE = 1e-6
 CENTRE = 64      # E4: where voicings like to sit
 MAX_SPAN = 14
 MIN_GAP = 2      # no minor seconds between neighbouring voices
@@ -107,6 +113,8 @@ class HarmonyAgent(Musician):
         self._bar = -1
         self._rhythm: Pattern = style.harmony.patterns[0]
         self._voicing: Voicing | None = None
+        self._chord: Chord | None = None
+        self._sounding_until = 0.0
 
     @property
     def voicing(self) -> Voicing | None:
@@ -116,20 +124,31 @@ class HarmonyAgent(Musician):
     def step(self, step: Step) -> list[NoteEvent]:
         events: list[NoteEvent] = []
         for sixteenth in sixteenths_in(step.beat, step.length):
-            events.extend(self._stab(step, sixteenth))
+            events.extend(self._play(step, sixteenth))
         return events
 
-    def _start_bar(self, step: Step, bar: int) -> None:
-        self._bar = bar
-        self._rhythm = step.rng.choice(self.style.harmony.patterns)
-        chord = step.harmony.chord_at_bar(bar)
-        self._voicing = lead_voices(chord, self._voicing, self.style.harmony.voices)
-
-    def _stab(self, step: Step, sixteenth: int) -> list[NoteEvent]:
+    def _play(self, step: Step, sixteenth: int) -> list[NoteEvent]:
         bar, position = bar_and_position(sixteenth, step.beats_per_bar)
         if bar != self._bar:
-            self._start_bar(step, bar)
+            self._bar = bar
+            self._rhythm = step.rng.choice(self.style.harmony.patterns)
+        if not step.sure:
+            return []                      # wait: nothing that can clash
+        time = self.time_at(step, beat_of(sixteenth))
+        events: list[NoteEvent] = []
+        changed = step.chord != self._chord
+        if changed:
+            if self._sounding_until > time + TIME_TOLERANCE:
+                events.append(release_notes(time, self.name, "keys"))
+                self._sounding_until = time
+            self._chord = step.chord
+            self._voicing = lead_voices(step.chord, self._voicing, self.style.harmony.voices)
         hit = self._rhythm.at(position)
+        if hit is Hit.REST and changed and (position != 0 or events):
+            hit = Hit.ACCENT               # re-voice now: the new chord on this sixteenth
+        return events + self._stab(step, sixteenth, position, hit)
+
+    def _stab(self, step: Step, sixteenth: int, position: int, hit: Hit) -> list[NoteEvent]:
         feel = self.style.harmony
         if hit is Hit.REST or self._voicing is None:
             return []
@@ -141,6 +160,7 @@ class HarmonyAgent(Musician):
         loudness = 0.72 if hit is Hit.ACCENT else 0.55
         velocity = humanise(step.rng, loudness * (0.75 + 0.25 * self.intensity), 0.03)
         time = self.time_at(step, beat)
+        self._sounding_until = max(self._sounding_until, time + duration)
         brightness = 0.2 + 0.5 * self.intensity
         return [NoteEvent.make(time, self.name, "keys", pitch, velocity, duration,
                                param=brightness) for pitch in self._voicing]

@@ -146,7 +146,7 @@ class MelodyAgent(Musician):
         length = step.rng.choice(feel.note_lengths)
         final = end - sixteenth <= length
         length = min(length, end - sixteenth)
-        chord = step.harmony.chord_at_bar(bar_and_position(sixteenth, step.beats_per_bar)[0])
+        chord = step.chord
         pitch = (self._resolution(step, chord) if final
                  else self._next_pitch(step, chord, position))
         return self._play(step, beat, time, pitch, length, position, final)

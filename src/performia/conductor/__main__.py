@@ -10,7 +10,6 @@ import logging
 import signal
 import threading
 
-from performia.band.agent import HarmonicContext
 from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
 from performia.conductor.control import MODE_ADDRESS, ControlPort, mode_command
@@ -22,6 +21,8 @@ from performia.events.ring import RingWriter, attach
 from performia.events.snapshot import StateWriter
 from performia.plan import ANSWER_RING, PerformancePlan
 from performia.server.osc import OscClient
+from performia.state.book import StateBook
+from performia.state.context import HarmonicContext
 from performia.timing.clock import RealtimeClock
 from performia.timing.tempo import TempoMap
 from performia.transport.event_log import EventLog
@@ -41,8 +42,10 @@ def build_loop(plan: PerformancePlan) -> BandLoop:
     writers = {ring.agent: RingWriter(attach(ring.shm_name), doorbell=ring.doorbell)
                for ring in plan.rings if ring.agent in ours}   # one writer per ring
     harmony = HarmonicContext.from_labels(config.band.key, config.band.progression)
-    return BandLoop(agents=agents, writers=writers, clock=clock, harmony=harmony,
-                    seed=config.band.seed)
+    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t),
+                     beats_per_bar=tempo.beats_per_bar, bpm=tempo.bpm)
+    return BandLoop(agents=agents, writers=dict(writers), clock=clock, harmony=harmony,
+                    seed=config.band.seed, book=book)
 
 
 def open_control_port(host: str, port: int, ears: Ears) -> ControlPort | None:
@@ -70,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                     if r.agent == ANSWER_RING and config.band.answer_accents), None)
     ears = Ears(config, server, loop.harmony, loop.listening, lambda: loop.clock.tempo,
                 log_event=event_log.add_heard if event_log else None, answers=answers,
-                initial_mode=config.midi.initial_mode)
+                initial_mode=config.midi.initial_mode, book=loop.book)
+    if event_log is not None:
+        loop.on_event = event_log.add_heard          # predictions, on the heard lines' path
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
     control = open_control_port(config.osc.host, config.osc.control_port, ears)
     figures = ServerFigures(server)
@@ -84,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         publisher.start()
     loop.start()
     stop.wait()
-    loop.clock.stop()
+    if isinstance(loop.clock, RealtimeClock):
+        loop.clock.stop()
     if publisher is not None:
         publisher.stop()
         publisher.writer.close()
@@ -93,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     if control is not None:
         control.close()
     server.close()
+    ears.close()
     if event_log is not None:
         event_log.close()
     if answers is not None:
         answers.close()
         answers.shm.close()
     for writer_ in loop.writers.values():
-        writer_.close()
-        writer_.shm.close()
+        if isinstance(writer_, RingWriter):
+            writer_.close()
+            writer_.shm.close()
     return 0
 
 

@@ -1,56 +1,94 @@
-"""The band loop: every sixteenth, a lookahead before it sounds, each agent decides its
-notes, which go into the agent's ring. Nothing here waits on the network or the disk."""
+"""The band loop: every sixteenth, a lookahead before it sounds, the band decides one chord
+(the same for every agent), then each agent decides its notes, which go into the agent's
+ring. Nothing here waits on the network or the disk.
+
+While the band follows the guitarist, the chord comes from the state book (`StateBook`):
+after the last step of each bar is out, the book commits the bar just heard and predicts
+the next one, so the work is done a sixteenth before the bar line, not in the downbeat's
+few milliseconds. Otherwise (play mode, or the guitar silent) it is the progression's.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from performia.band.agent import Agent, BandMemory, HarmonicContext, Listening, Step
 from performia.events.note import NoteEvent
-from performia.events.ring import RingWriter
-from performia.timing.clock import RealtimeClock
+from performia.state.book import StateBook
+from performia.state.decision import ChordDecision, DecisionSettings, decide
+from performia.timing.clock import Clock, RealtimeClock
+from performia.timing.tempo import TempoMap
 
 log = logging.getLogger(__name__)
 
 STEP_BEATS = 0.25
+EPSILON = 1e-9
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class NoteWriter(Protocol):
+    """Where an agent's notes go (its ring)."""
+
+    @property
+    def written(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    def write_many(self, events: list[NoteEvent]) -> int: ...
 
 
 @dataclass
 class BandLoop:
     agents: list[Agent]
-    writers: dict[str, RingWriter]
-    clock: RealtimeClock
+    writers: dict[str, NoteWriter]
+    clock: Clock
     harmony: HarmonicContext
     listening: Listening = field(default_factory=Listening)
     memory: BandMemory = field(default_factory=BandMemory)
     seed: int = 0
+    book: StateBook | None = None           # None: always the harmonic context's chord
+    on_event: EventSink | None = None       # predictions, as `--events` lines
+    decision_settings: DecisionSettings = field(default_factory=DecisionSettings)
     rngs: dict[str, random.Random] = field(default_factory=dict)
     dropped: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    decision: ChordDecision | None = None   # the chord decided at the last step
 
     def start(self, first_beat: float = 0.0) -> None:
         """Start at `first_beat`, or, if this process came up too late for it, at the first
         sixteenth that can still be decided a lookahead ahead (never a late note)."""
-        for agent in self.agents:
-            self.rngs[agent.name] = random.Random(f"{self.seed}:{agent.name}")
         earliest = self.clock.tempo.beat_at(self.clock.now() + self.clock.lookahead + 0.002)
         if earliest > first_beat:
             skipped, first_beat = first_beat, math.ceil(earliest / STEP_BEATS) * STEP_BEATS
             log.warning("the conductor started late: the band comes in at beat %.2f instead "
                         "of %.2f", first_beat, skipped)
+        self.begin(first_beat)
+        if isinstance(self.clock, RealtimeClock):
+            self.clock.start()
+
+    def begin(self, first_beat: float = 0.0) -> None:
+        """Seed the agents' dice and schedule the first step (the clock runs the rest)."""
+        for agent in self.agents:
+            self.rngs[agent.name] = random.Random(f"{self.seed}:{agent.name}")
         self.clock.schedule(first_beat, self.play_step)
-        self.clock.start()
 
     def play_step(self, beat: float, _time: float) -> None:
         self.clock.schedule(beat + STEP_BEATS, self.play_step)
         tempo = self.clock.tempo
+        decision = self.decide(beat, tempo)
+        self.decision = decision
         for agent in self.agents:
             step = Step(beat=beat, length=STEP_BEATS, time_at=tempo.time_at,
                         beats_per_bar=tempo.beats_per_bar, bpm=tempo.bpm, harmony=self.harmony,
-                        listening=self.listening, memory=self.memory, rng=self.rngs[agent.name])
+                        listening=self.listening, memory=self.memory, rng=self.rngs[agent.name],
+                        decision=decision)
             try:
                 events = agent.step(step)
             except Exception:
@@ -59,6 +97,37 @@ class BandLoop:
                               agent.name, beat)
                 continue
             self.emit(agent.name, events)
+        self.prepare_bar(beat + STEP_BEATS, tempo)
+
+    def decide(self, beat: float, tempo: TempoMap) -> ChordDecision:
+        """The band's one chord for the step at `beat`."""
+        bar = int((beat + EPSILON) // tempo.beats_per_bar)
+        progression = ChordDecision.certain(self.harmony.chord_at_bar(bar),
+                                            self.harmony.chord_at_bar(bar + 1))
+        if self.book is None or not self.harmony.following:
+            return progression
+        if self.book.state.bar < bar:          # came in mid-bar: the bar line was missed
+            self.start_bar(bar, tempo)
+        return decide(self.book.state, beat, tempo.time_at, progression.chord,
+                      self.decision_settings)
+
+    def prepare_bar(self, next_beat: float, tempo: TempoMap) -> None:
+        """When the next step starts a bar: commit the bar heard, predict the next."""
+        bars = next_beat / tempo.beats_per_bar
+        if abs(bars - round(bars)) > EPSILON or self.book is None or not self.listening.playing:
+            return
+        self.start_bar(round(bars), tempo)
+
+    def start_bar(self, bar: int, tempo: TempoMap) -> None:
+        if self.book is None:
+            return
+        time = tempo.time_at(bar * tempo.beats_per_bar)
+        state = self.book.start_bar(bar, time)
+        prediction = state.prediction
+        if self.on_event is not None and prediction is not None and prediction.bar == bar:
+            self.on_event({"t": time, "kind": "predict", "bar": bar,
+                           "chord": prediction.chord.label,
+                           "confidence": round(prediction.confidence, 3)})
 
     def emit(self, agent: str, events: list[NoteEvent]) -> None:
         """Remember the notes (agents hear each other) and hand them to the dispatcher."""

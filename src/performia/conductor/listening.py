@@ -5,27 +5,35 @@ sixteenth.
 
 Replies arrive on the conductor's server socket (it sent /notify 1), on that socket's
 receive thread, which runs at the conductor's real-time priority and never blocks on
-anything but the socket."""
+anything but the socket. It answers accents itself and only hands the analysis readings to
+the ears' own thread (a queue; SCHED_FIFO 1, below the receive thread), where the chord
+recogniser's numerical work (an NNLS per spectrum frame, ~0.5 ms) can never hold up an
+answer in the socket."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from performia.band.agent import HarmonicContext, Listening
 from performia.config import Config
 from performia.events.note import NoteEvent
 from performia.events.ring import RingWriter
 from performia.listen import readings
 from performia.listen.follower import Follower
+from performia.processes import set_background_realtime
 from performia.server.osc import OscClient
+from performia.state.book import StateBook
+from performia.state.context import HarmonicContext, Listening
+from performia.theory import Chord, Key
 from performia.timing.tempo import TempoMap
 
 log = logging.getLogger(__name__)
 
+NO_CHORD = "N"                           # the follower's label for "no chord heard"
 FOLLOWING_MODES = ("listen", "follow")   # modes in which the band plays the chord it hears
 
 
@@ -33,8 +41,10 @@ class Ears:
     def __init__(self, config: Config, server: OscClient, harmony: HarmonicContext,
                  listening: Listening, tempo: Callable[[], TempoMap],
                  log_event: Callable[[dict[str, Any]], None] | None = None,
-                 answers: RingWriter | None = None, initial_mode: str = "follow") -> None:
+                 answers: RingWriter | None = None, initial_mode: str = "follow",
+                 book: StateBook | None = None) -> None:
         self.config = config
+        self.book = book
         self.harmony = harmony
         self.listening = listening
         self.answers = answers
@@ -45,10 +55,20 @@ class Ears:
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event)
         self.onsets: list[float] = []
+        self.dropped_readings = 0
+        self._readings: queue.SimpleQueue[tuple[str, list[Any], float] | None] = \
+            queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._hear, name="ears", daemon=True)
+        self._worker.start()
         self.set_mode(initial_mode)
         for address in readings.ADDRESSES:
             server.on(address, self._on_reading)
         server.on("/accent", self._on_accent)
+
+    def close(self) -> None:
+        """Stop the ears' thread (after the readings already queued)."""
+        self._readings.put(None)
+        self._worker.join(timeout=2.0)
 
     def set_mode(self, mode: str) -> None:
         self.follower.set_mode(mode, time.time())
@@ -67,18 +87,44 @@ class Ears:
                 self.answered += 1
 
     def _on_reading(self, address: str, args: list[Any]) -> None:
-        try:
-            reading = readings.parse(address, args, time.time())
-        except ValueError as error:
-            log.warning("analysis reply dropped: %s", error)
-            return
-        self.follower.handle(reading)
-        # follow the heard chord while the guitar plays; when it stops, the progression
-        self.harmony.following = (self.listening.mode in FOLLOWING_MODES
-                                  and self.listening.playing)
+        """On the receive thread: stamp the arrival time and hand over, nothing more."""
+        self._readings.put((address, args, time.time()))
+
+    def _hear(self) -> None:
+        set_background_realtime("the ears")
+        while (item := self._readings.get()) is not None:
+            address, args, arrived = item
+            try:
+                reading = readings.parse(address, args, arrived)
+            except ValueError as error:
+                self.dropped_readings += 1
+                log.warning("analysis reply dropped: %s", error)
+                continue
+            try:
+                self.follower.handle(reading)
+            except Exception:
+                self.dropped_readings += 1
+                log.exception("the ears failed on a %s reading: skipped", address)
+            # follow the heard chord while the guitar plays; when it stops, the progression
+            self.harmony.following = (self.listening.mode in FOLLOWING_MODES
+                                      and self.listening.playing)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         if event.get("kind") == "onset":
             self.onsets = (self.onsets + [float(event["t"])])[-16:]
+        if self.book is not None:
+            tell_book(self.book, event)
         if self._log_event is not None:
             self._log_event(event)
+
+
+def tell_book(book: StateBook, event: dict[str, Any]) -> None:
+    """Hand what the follower heard to the state book (repeating a chord is a no-op there,
+    so the follower may later tell the book itself without doubling anything)."""
+    kind = event.get("kind")
+    if kind == "chord" and event["chord"] != NO_CHORD:    # "N": the band keeps the last chord
+        book.hear_chord(Chord.parse(str(event["chord"])), float(event["t"]))
+    elif kind == "key":
+        book.hear_key(Key.parse(str(event["key"])))
+    elif kind == "tempo":
+        book.hear_tempo(float(event["bpm"]), 1.0, float(event["t"]))

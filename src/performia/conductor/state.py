@@ -13,6 +13,7 @@ from typing import Any
 from performia.conductor.band_loop import BandLoop
 from performia.conductor.listening import Ears
 from performia.events.health import HealthReader
+from performia.events.note import NoteKind
 from performia.events.snapshot import StateWriter, empty_state
 from performia.processes import set_background_realtime
 from performia.server.osc import OscClient, OscTimeoutError
@@ -69,7 +70,8 @@ def compose(loop: BandLoop, figures: ServerFigures | None, health: HealthReader 
         notes = loop.memory.recent(agent, since=now - NOTE_HISTORY_SECONDS)
         state["agents"][agent]["notes"] = [
             {"t": round(n.time, 4), "midi": n.pitch, "vel": round(n.velocity, 3),
-             "dur": round(n.duration, 3), "voice": n.voice_name} for n in notes]
+             "dur": round(n.duration, 3), "voice": n.voice_name} for n in notes
+            if n.kind != NoteKind.RELEASE]
         state["agents"][agent]["state"] = {"failures": loop.failures.get(agent, 0)}
     listening = loop.listening
     state["input"]["level"] = round(listening.level, 3)

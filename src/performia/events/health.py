@@ -1,6 +1,9 @@
 """Server health counters the manager reads off supernova's stdout (xruns, late bundles,
-errors), shared with the conductor through a tiny segment: one writer (the manager), any
-number of readers. Each counter is one aligned 64-bit word (x86 total store order)."""
+errors), shared with the conductor through a tiny segment, any number of readers. Each
+counter is one aligned 64-bit word (x86 total store order) with one writer: the manager
+writes the server's three; the transport writes `osc_refused` (everything the event port
+and the dispatcher refused: bad notes, rate limit, horizon; docs/OSC_API.md) through a
+`HealthCounter`."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from multiprocessing import shared_memory
 
 from performia.events.ring import attach
 
-FIELDS = ("xruns", "late", "errors")
+FIELDS = ("xruns", "late", "errors", "osc_refused")
 SIZE = 8 * len(FIELDS)
 
 
@@ -33,6 +36,28 @@ class HealthWriter:
         self._words.release()
         self.shm.close()
         self.shm.unlink()
+
+
+class HealthCounter:
+    """One counter of the segment, written by the one process that owns it (not the
+    manager): e.g. the transport's `osc_refused`."""
+
+    def __init__(self, name: str, field: str) -> None:
+        if field not in FIELDS:
+            raise ValueError(f"unknown health counter {field!r}: known are {', '.join(FIELDS)}")
+        self.shm = attach(name)
+        buf = self.shm.buf
+        if buf is None:
+            raise RuntimeError(f"shared memory {name} is not mapped")
+        self._words = buf.cast("Q")
+        self._index = FIELDS.index(field)
+
+    def set(self, value: int) -> None:
+        self._words[self._index] = value
+
+    def close(self) -> None:
+        self._words.release()
+        self.shm.close()
 
 
 class HealthReader:

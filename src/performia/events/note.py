@@ -19,6 +19,7 @@ Layout (little-endian, 32 bytes, documented in docs/EVENTS.md):
 from __future__ import annotations
 
 import enum
+import math
 import struct
 from dataclasses import dataclass
 
@@ -35,6 +36,19 @@ VOICE_AGENT: dict[str, str] = {
     "click": "test", "answer": "drums", "guitar": "input",
 }
 FLAG_REACTIVE = 1
+MAX_DURATION = 30.0   # seconds: no note is held longer (docs/OSC_API.md)
+
+# Why a record is refused (the counters' names: docs/OSC_API.md)
+NON_FINITE = "non_finite"        # NaN or ±inf in a float field
+OUT_OF_RANGE = "out_of_range"    # a value outside its documented range
+
+
+class NoteValueError(ValueError):
+    """A note field that cannot be played; `reason` is NON_FINITE or OUT_OF_RANGE."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NoteKind(enum.IntEnum):
@@ -59,14 +73,30 @@ class NoteEvent:
     param: float = 0.0
 
     def __post_init__(self) -> None:
+        # every field, before anything reaches the server: NaN compares false with
+        # everything, so finiteness is checked first and explicitly
+        for name in ("time", "duration", "velocity", "param"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise NoteValueError(NON_FINITE, f"{name} must be a finite number, got {value}")
         if not 0 <= self.pitch <= 127:
-            raise ValueError(f"pitch must be a MIDI note 0..127, got {self.pitch}")
+            raise NoteValueError(OUT_OF_RANGE,
+                                 f"pitch must be a MIDI note 0..127, got {self.pitch}")
         if not 0.0 <= self.velocity <= 1.0:
-            raise ValueError(f"velocity must be between 0.0 and 1.0, got {self.velocity}")
-        if self.duration < 0.0:
-            raise ValueError(f"duration must be >= 0 seconds, got {self.duration}")
+            raise NoteValueError(OUT_OF_RANGE,
+                                 f"velocity must be between 0.0 and 1.0, got {self.velocity}")
+        if not 0.0 <= self.duration <= MAX_DURATION:
+            raise NoteValueError(OUT_OF_RANGE, f"duration must be 0..{MAX_DURATION:g} seconds, "
+                                               f"got {self.duration}")
+        if not 0.0 <= self.param <= 1.0:
+            raise NoteValueError(OUT_OF_RANGE,
+                                 f"param must be between 0.0 and 1.0, got {self.param}")
         if not 0 <= self.agent < 256 or not 0 <= self.voice < len(VOICES):
-            raise ValueError(f"agent {self.agent} or voice {self.voice} out of range")
+            raise NoteValueError(OUT_OF_RANGE,
+                                 f"agent {self.agent} or voice {self.voice} out of range")
+        if not 0 <= self.flags <= 0xFFFF or not 0 <= self.sequence:
+            raise NoteValueError(OUT_OF_RANGE,
+                                 f"flags {self.flags} or sequence {self.sequence} out of range")
 
     @classmethod
     def make(cls, time: float, agent: str, voice: str, pitch: int = 60, velocity: float = 0.8,
@@ -103,6 +133,8 @@ class NoteEvent:
     def unpack(cls, data: bytes | memoryview, offset: int = 0) -> NoteEvent:
         (time, duration, velocity, agent, kind, pitch, voice, flags, _reserved, sequence,
          param) = RECORD.unpack_from(data, offset)
+        if kind not in NoteKind.__members__.values():
+            raise NoteValueError(OUT_OF_RANGE, f"kind must be 0, 1 or 2, got {kind}")
         return cls(time=time, agent=agent, voice=voice, pitch=pitch, velocity=velocity,
                    duration=duration, kind=NoteKind(kind), flags=flags, sequence=sequence,
                    param=param)

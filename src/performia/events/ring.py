@@ -35,7 +35,7 @@ import struct
 from collections.abc import Iterable
 from multiprocessing import resource_tracker, shared_memory
 
-from performia.events.note import RECORD, RECORD_SIZE, NoteEvent
+from performia.events.note import RECORD, RECORD_SIZE, NoteEvent, NoteValueError
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ class RingReader:
         self._view = _RingView(shm)
         self.shm = shm
         self.doorbell = doorbell
+        self.refused: dict[str, int] = {}   # records that are not a playable note, per reason
+        self.last_refused = ""
 
     @property
     def dropped(self) -> int:
@@ -215,7 +217,11 @@ class RingReader:
         out = []
         records, mask = view.records, view.mask
         for index in range(r, w):
-            out.append(NoteEvent.unpack(records, (index & mask) * RECORD_SIZE))
+            try:
+                out.append(NoteEvent.unpack(records, (index & mask) * RECORD_SIZE))
+            except NoteValueError as error:     # skipped and counted: never sent, never stuck
+                self.refused[error.reason] = self.refused.get(error.reason, 0) + 1
+                self.last_refused = str(error)
         words[READ_INDEX_SLOT] = w           # hand the slots back only after copying them
         return out
 

@@ -5,7 +5,9 @@ every client through the client's own bounded queue (drop oldest). Each client h
 sender task, so a slow or stalled client only misses frames; one that makes no progress
 for `stall_s` seconds is dropped. Nothing here can change the performance: the app has
 only GET and WebSocket endpoints, ignores whatever a client sends, and its reader maps the
-snapshot read-only.
+snapshot read-only. Nothing can be read from another site either (DNS rebinding): every
+request must name one of the allowed hosts in `Host` (403 otherwise), and a WebSocket opened
+by a page must come from one of them (`Origin`; closed with 1008 otherwise).
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from performia.config import PROJECT_ROOT
 from performia.events.snapshot import StateReader, empty_state
@@ -34,6 +39,64 @@ QUEUE_SIZE = 2          # frames a client may fall behind before the oldest is d
 CLOSE_TIMEOUT_S = 0.5   # how long a dropped client's close frame may take
 _EMPTY_JSON = json.dumps(empty_state(), separators=(",", ":"))
 _NO_STORE = {"Cache-Control": "no-store"}
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")   # always allowed, with the configured host
+POLICY_VIOLATION = 1008                            # WebSocket close code for a refused Origin
+
+
+def host_name(value: str) -> str | None:
+    """The host name of a `Host` header ('localhost:5001' → 'localhost', '[::1]:5001' →
+    '::1'), lowercased; None when it has none."""
+    try:
+        name = urlsplit(f"//{value.strip()}").hostname
+    except ValueError:
+        return None
+    return name or None
+
+
+def origin_host(value: str) -> str | None:
+    """The host name of an `Origin` header ('http://localhost:5001' → 'localhost'); None
+    for 'null' or anything that is not a URL with a host."""
+    try:
+        return urlsplit(value.strip()).hostname or None
+    except ValueError:
+        return None
+
+
+class HostCheck:
+    """ASGI middleware: HTTP and WebSocket requests whose `Host` is not an allowed host name
+    get 403; a WebSocket whose `Origin` (sent by browsers) names another host is closed with
+    1008 before it is accepted."""
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(name.lower().strip("[]") for name in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", ())}
+        refused = self.refusal(headers.get("host"),
+                               headers.get("origin") if scope["type"] == "websocket" else None)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        log.warning("GUI: refused a %s request: %s", scope["type"], refused[:200])
+        if scope["type"] == "http":
+            await PlainTextResponse(refused, status_code=403)(scope, receive, send)
+        else:
+            await WebSocketClose(code=POLICY_VIOLATION, reason=refused[:120])(scope, receive,
+                                                                                send)
+
+    def refusal(self, host: str | None, origin: str | None) -> str | None:
+        """Why a request with these headers is refused; None when it is allowed."""
+        allowed = ", ".join(sorted(self.allowed))
+        if host is None or host_name(host) not in self.allowed:
+            return f"Host {host!r} is not one of {allowed}"
+        if origin is not None and origin_host(origin) not in self.allowed:
+            return f"Origin {origin!r} is not one of {allowed}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -193,8 +256,9 @@ class Broadcaster:
 
 
 def create_app(reader: StateReader, fps: int = 30, static_dir: Path = DEFAULT_STATIC_DIR,
-               stall_s: float = 3.0) -> FastAPI:
-    """The GUI app reading `reader`; WebSocket clients get `fps` frames per second."""
+               stall_s: float = 3.0, hosts: Iterable[str] = ()) -> FastAPI:
+    """The GUI app reading `reader`; WebSocket clients get `fps` frames per second. Requests
+    must name 127.0.0.1, localhost, ::1 or one of `hosts` (the configured [gui] host)."""
     broadcaster = Broadcaster(Snapshot(reader), fps, stall_s)
 
     @contextlib.asynccontextmanager
@@ -210,6 +274,7 @@ def create_app(reader: StateReader, fps: int = 30, static_dir: Path = DEFAULT_ST
     app.state.broadcaster = broadcaster
     _add_routes(app, broadcaster, static_dir)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.add_middleware(HostCheck, allowed=(*LOCAL_HOSTS, *hosts))
     return app
 
 

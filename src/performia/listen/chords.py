@@ -37,6 +37,8 @@ class ChordSettings:
     bass_root: float = 0.25         # score × the bass chroma's share on the root
     bass_tone: float = 0.10         # score × its share on any chord tone
     seventh_cost: float = 0.02      # plain triads preferred when the evidence is even
+    major_seventh_cost: float = 0.05  # more for maj7: the major third's fifth (its 3rd
+                                     # harmonic) is the major seventh
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
 
@@ -61,6 +63,13 @@ def _templates(chords: list[Chord | None]) -> tuple[FloatArray, FloatArray, Floa
     return unit, roots, tones
 
 
+def _cost(chord: Chord | None, settings: ChordSettings) -> float:
+    if chord is None or len(chord.intervals) < 4:
+        return 0.0
+    extra = settings.major_seventh_cost if chord.quality == "maj7" else 0.0
+    return settings.seventh_cost + extra
+
+
 class ChordRecognizer:
     """Frames in, one chord decision per frame out (reported only when it changes)."""
 
@@ -68,8 +77,7 @@ class ChordRecognizer:
         self.settings = s = settings or ChordSettings()
         self.chords = vocabulary()
         self.unit, self.roots, self.tones = _templates(self.chords)
-        self.cost = np.array([s.seventh_cost if c is not None and len(c.intervals) == 4 else 0.0
-                              for c in self.chords])
+        self.cost = np.array([_cost(c, s) for c in self.chords])
         self.none_index = len(self.chords) - 1
         size = len(self.chords)
         self.belief = np.full(size, 1.0 / size)
@@ -92,14 +100,20 @@ class ChordRecognizer:
         treble = frame.treble
         norm = float(np.linalg.norm(treble))
         out = np.zeros(len(self.chords))
-        if norm > 0 and gate_open:
-            out = self.unit @ (treble / norm) - self.cost
-            bass_total = float(frame.bass.sum())
-            if bass_total > 0:
-                bass = frame.bass / bass_total
-                out += s.bass_root * (self.roots @ bass) + s.bass_tone * (self.tones @ bass)
-        out[self.none_index] = s.no_chord_score if gate_open and norm > 0 else s.silent_score
-        return out
+        if norm == 0 or not gate_open:
+            out[self.none_index] = s.silent_score
+            return out
+        out = self.unit @ (treble / norm) - self.cost
+        none = s.no_chord_score
+        bass_total = float(frame.bass.sum())
+        if bass_total > 0:
+            bass = frame.bass / bass_total
+            out += s.bass_root * (self.roots @ bass) + s.bass_tone * (self.tones @ bass)
+            # the bass alone does not make a chord: "no chord" gets the best bass term a
+            # chord could have, so the upper notes decide between a chord and none
+            none += s.bass_root * float(bass.max()) + s.bass_tone
+        out[self.none_index] = none
+        return np.asarray(out, dtype=np.float64)
 
     def update(self, frame: NoteFrame, gate_open: bool = True) -> tuple[bool, Chord | None]:
         """Take one frame; (changed, chord decided now)."""

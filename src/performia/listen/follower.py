@@ -1,14 +1,16 @@
 """The follower: analysis readings in, the band's harmonic context and listening state out.
 
-    /pitch  → Listening.level, .pitch, .playing (with a release time)
-    /onset  → Listening.last_onset_time, .playing; TempoEstimator → tempo
-    /chroma → ChordRecognizer → HarmonicContext.heard_chord; KeyEstimator → HarmonicContext.key
-    pedal   → set_mode(): "listen" captures one chord per bar; "play" loops what was captured
+    /pitch    → Listening.level, .pitch
+    /spectrum → NoiseGate (→ Listening.playing) → NnlsChroma → ChordRecognizer (HMM)
+                → HarmonicContext.heard_chord; KeyEstimator → HarmonicContext.key
+    /bands    → OnsetDetector → Listening.last_onset_time; BeatTracker → tempo and beat
+    pedal     → set_mode(): "listen" captures one chord per bar; "play" loops what was captured
 
 Every change also becomes an events-log entry (a dict), returned by `handle`/`set_mode` and
-passed to `on_event`: {"t", "kind": "chord", "chord": "G:maj"}, {"kind": "key", "key":
-"E:min"}, {"kind": "tempo", "bpm": 96.0}, {"kind": "onset", "amp": 0.4}, {"kind": "mode",
-"mode": "listen"}, {"kind": "progression", "chords": [...], "first_bar": 8}.
+passed to `on_event`: {"t", "kind": "chord", "chord": "G:maj", "confidence": 0.97} ("N": no
+chord: silence or a single-note melody; the band keeps the last chord), {"kind": "key",
+"key": "E:min"}, {"kind": "tempo", "bpm": 96.0}, {"kind": "onset", "amp": 0.4}, {"kind":
+"mode", "mode": "listen"}, {"kind": "progression", "chords": [...], "first_bar": 8}.
 
 When the guitar stops nothing is reset: the key, the progression and the tempo stay.
 Objects the agents read are replaced, never mutated in place (a new progression list), so a
@@ -24,18 +26,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from performia.band.agent import HarmonicContext, Listening
+import numpy as np
+
 from performia.config import MODES
 from performia.listen.chords import ChordRecognizer, ChordSettings
+from performia.listen.chroma import ChromaSettings, NnlsChroma
+from performia.listen.gate import GateSettings, NoiseGate
 from performia.listen.key import KeyEstimator, KeySettings
 from performia.listen.readings import (
-    ChromaReading,
-    OnsetReading,
+    BandsReading,
     PitchReading,
     Reading,
+    SpectrumReading,
     TakeEndReading,
 )
-from performia.listen.tempo import TempoEstimator, TempoSettings
+from performia.listen.rhythm import Rhythm, RhythmSettings
+from performia.state.context import HarmonicContext, Listening
 from performia.theory import Chord
 
 log = logging.getLogger(__name__)
@@ -49,13 +55,13 @@ MAX_FRAME_GAP = 0.25                      # s: a longer gap between chroma frame
 
 @dataclass(frozen=True)
 class FollowerSettings:
-    silence: float = 0.005                # input level below which the guitar is silent
-    release: float = 0.6                  # s of silence before `playing` turns off
     min_bar_coverage: float = 0.5         # share of a bar the guitar must sound to be captured
     reply_id: int | None = None           # only readings with this replyID (None: all)
+    gate: GateSettings = field(default_factory=GateSettings)
+    chroma: ChromaSettings = field(default_factory=ChromaSettings)
     chords: ChordSettings = field(default_factory=ChordSettings)
     key: KeySettings = field(default_factory=KeySettings)
-    tempo: TempoSettings = field(default_factory=TempoSettings)
+    rhythm: RhythmSettings = field(default_factory=RhythmSettings)
 
 
 @dataclass
@@ -93,19 +99,20 @@ class Follower:
         self.listening = listening
         self.bar_at = bar_at
         self.on_event = on_event
+        self.gate = NoiseGate(self.settings.gate)
+        self.chroma = NnlsChroma(self.settings.chroma)
         self.chords = ChordRecognizer(self.settings.chords)
         self.keys = KeyEstimator(self.settings.key, initial=harmony.key)
-        self.tempo = TempoEstimator(self.settings.tempo)
+        self.rhythm = Rhythm(self.settings.rhythm)
         self._lock = threading.Lock()
-        self._last_loud = -math.inf
         self._last_chroma_time: float | None = None
         self._capture = _Capture()
         self.take_ended = False
 
     @property
     def bpm(self) -> float | None:
-        """The tempo heard (None until enough onsets)."""
-        return self.tempo.bpm
+        """The tempo heard (None until the beat is found)."""
+        return self.rhythm.bpm
 
     def handle(self, reading: Reading) -> list[Event]:
         """Take one reading; the events it caused (also sent to `on_event`)."""
@@ -113,12 +120,12 @@ class Follower:
         if wanted is not None and reading.reply_id != wanted:
             return []
         with self._lock:
-            if isinstance(reading, PitchReading):
+            if isinstance(reading, BandsReading):
+                events = self._on_bands(reading)
+            elif isinstance(reading, PitchReading):
                 events = self._on_pitch(reading)
-            elif isinstance(reading, OnsetReading):
-                events = self._on_onset(reading)
-            elif isinstance(reading, ChromaReading):
-                events = self._on_chroma(reading)
+            elif isinstance(reading, SpectrumReading):
+                events = self._on_spectrum(reading)
             elif isinstance(reading, TakeEndReading):
                 self.take_ended = True
                 events = [{"t": reading.time, "kind": "take_end"}]
@@ -150,51 +157,40 @@ class Follower:
     # ------------------------------------------------------------------ readings
 
     def _on_pitch(self, reading: PitchReading) -> list[Event]:
-        listening = self.listening
-        listening.level = reading.amp
-        listening.pitch = reading.freq if reading.has_freq else 0.0
-        self._update_playing(reading.amp, reading.time)
+        self.listening.level = reading.amp
+        self.listening.pitch = reading.freq if reading.has_freq else 0.0
         return []
 
-    def _on_onset(self, reading: OnsetReading) -> list[Event]:
-        self.listening.last_onset_time = reading.time
-        self._last_loud = reading.time
-        self.listening.playing = True
-        self.chords.onset(reading.time)
-        events: list[Event] = [{"t": reading.time, "kind": "onset",
-                                "amp": round(reading.amp, 4)}]
-        bpm = self.tempo.update(reading.time, reading.amp)
-        if bpm is not None:
-            events.append({"t": reading.time, "kind": "tempo", "bpm": bpm})
-        return events
+    def _on_bands(self, reading: BandsReading) -> list[Event]:
+        heard = self.rhythm.update(reading.time, reading.magnitudes, self.gate.is_open)
+        if heard.onset is not None:
+            self.listening.last_onset_time = heard.onset
+        return [{"t": reading.time, **event} for event in heard.events]
 
-    def _on_chroma(self, reading: ChromaReading) -> list[Event]:
+    def _on_spectrum(self, reading: SpectrumReading) -> list[Event]:
         time = reading.time
+        loud = self.gate.update(time, float(np.dot(reading.magnitudes, reading.magnitudes)))
+        self.listening.playing = loud
         events: list[Event] = []
-        chord = self.chords.update(reading.chroma, self.listening.level, time)
-        if chord is not None:
-            self.harmony.heard_chord = chord
-            events.append({"t": time, "kind": "chord", "chord": chord.label})
+        changed, chord = self.chords.update(self.chroma.frame(reading.magnitudes, loud), loud)
+        if changed:
+            if chord is not None:
+                self.harmony.heard_chord = chord
+                self.rhythm.chord_changed(time)
+            events.append({"t": time, "kind": "chord", "chord": self.chords.label(),
+                           "confidence": round(self.chords.confidence, 3)})
         previous, self._last_chroma_time = self._last_chroma_time, time
-        current = self.chords.current
-        if current is None or not self.listening.playing or previous is None:
+        if chord is None or not loud or previous is None:
             self._capture.last_position = None
             return events
         seconds = min(max(time - previous, 0.0), MAX_FRAME_GAP)
-        key = self.keys.update(current, seconds, time)
+        key = self.keys.update(chord, seconds, time)
         if key is not None:
             self.harmony.key = key
             events.append({"t": time, "kind": "key", "key": key.label})
         if self.listening.mode == "listen":
-            self._credit_bar(current, time)
+            self._credit_bar(chord, time)
         return events
-
-    def _update_playing(self, level: float, time: float) -> None:
-        if level >= self.settings.silence:
-            self._last_loud = time
-            self.listening.playing = True
-        elif time - self._last_loud > self.settings.release:
-            self.listening.playing = False
 
     # ------------------------------------------------------------------ capture
 

@@ -29,6 +29,25 @@ class OscTimeoutError(TimeoutError):
     """The server did not answer in time."""
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def local_socket(target_host: str, bind: str | None = None) -> socket.socket:
+    """A UDP socket to send to `target_host`, bound to `bind`; by default to the loopback
+    address when the target is on this machine (so nothing off the machine can reach it),
+    else to every address (the kernel picks the route)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if bind is None:
+        bind = LOOPBACK if target_host in (LOOPBACK, "localhost") or \
+            target_host.startswith("127.") else "0.0.0.0"
+    try:
+        sock.bind((bind, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _pad(data: bytes) -> bytes:
     return data + b"\0" * (4 - len(data) % 4)
 
@@ -98,8 +117,7 @@ class OscClient:
 
     def __init__(self, host: str, port: int, name: str = "osc") -> None:
         self.target = (host, port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = local_socket(host)
         self.sock.settimeout(0.2)
         self._handlers: dict[str, list[Handler]] = {}
         self._waiters: list[tuple[str, Callable[[list[Any]], bool], queue.Queue[list[Any]]]] = []

@@ -116,10 +116,12 @@ def load(client: OscClient, build_dir: Path = BUILD_DIR, timeout: float = 5.0) -
     for path in files:
         data = path.read_bytes()
         if len(data) <= MAX_DATAGRAM_DEF:
-            command, argument = "/d_recv", data
+            _load_one(client, "/d_recv", data, timeout)
         else:
-            command, argument = "/d_load", str(path.resolve())
-        client.request(command, argument, reply="/done",
-                       match=lambda args, c=command: bool(args) and args[0] == c,
-                       timeout=timeout)
+            _load_one(client, "/d_load", str(path.resolve()), timeout)
     return [p.stem for p in files]
+
+
+def _load_one(client: OscClient, command: str, argument: bytes | str, timeout: float) -> None:
+    client.request(command, argument, reply="/done",
+                   match=lambda args: bool(args) and args[0] == command, timeout=timeout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 
+from performia.events.health import HealthCounter
 from performia.events.note import NoteEvent
 from performia.events.ring import RingReader, attach
 from performia.plan import PerformancePlan
@@ -38,15 +39,25 @@ def main(argv: list[str] | None = None) -> int:
         dispatcher.send(event, source)
 
     osc_input = OscInput(config.osc.host, config.osc.event_port, from_osc,
-                         latency=config.timing.latency_ms / 1000.0)
+                         latency=config.timing.latency_ms / 1000.0,
+                         horizon=config.osc.timetag_horizon, rate=config.osc.rate_limit)
+    refused = HealthCounter(plan.health_name, "osc_refused") if plan.health_name else None
+
+    def on_osc() -> None:
+        osc_input.handle_ready()
+        if refused is not None:     # for the GUI snapshot: one aligned store
+            refused.set(osc_input.stats.rejected + dispatcher.stats.bad_events)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: dispatcher.stop())
     log.info("dispatching %d rings; OSC fallback on %s:%d", len(plan.rings), config.osc.host,
              config.osc.event_port)
     try:
-        dispatcher.run(extra_fds={osc_input.fileno(): osc_input.handle_ready})
+        dispatcher.run(extra_fds={osc_input.fileno(): on_osc})
     finally:
         osc_input.close()
+        if refused is not None:
+            refused.close()
         dispatcher.close()
         for source in dispatcher.sources:
             if source.reader is not None:
@@ -57,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("sent %d events (%d reactive), %d released early, %d bad",
              dispatcher.stats.sent, dispatcher.stats.reactive, dispatcher.stats.released_early,
              dispatcher.stats.bad_events)
+    log.info("%s; %s", osc_input.stats.rejects.summary(), dispatcher.stats.rejects.summary())
     return 0
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from performia.events.note import FLAG_REACTIVE, NoteEvent, NoteKind
 from performia.events.ring import RingReader
-from performia.server.osc import Message, encode_bundle
+from performia.server.osc import Message, encode_bundle, local_socket
+from performia.transport.guard import Rejects
 from performia.transport.voices import (
     MAX_NOTE_SECONDS,
     MIN_NOTE_SECONDS,
@@ -47,7 +48,12 @@ class DispatchStats:
     sent: int = 0
     reactive: int = 0
     released_early: int = 0
-    bad_events: int = 0
+    rejects: Rejects = field(default_factory=lambda: Rejects("dispatcher"))
+
+    @property
+    def bad_events(self) -> int:
+        """Events refused (ring records that are no playable note, unencodable events)."""
+        return self.rejects.total
 
 
 @dataclass
@@ -59,15 +65,17 @@ class Source:
     sounding: dict[int, Sounding] = field(default_factory=dict)
     writer_pid: int = 0      # the live writer we know of
     gone_pid: int = 0        # the last writer we saw die (its pid stays in the segment)
+    refused_seen: dict[str, int] = field(default_factory=dict)   # reader.refused, counted
 
 
 class Dispatcher:
-    """Turns note events into bundles for the server at `server` (host, port)."""
+    """Turns note events into bundles for the server at `server` (host, port). Its socket
+    is bound to `bind` (by default the loopback address when the server is local)."""
 
     def __init__(self, server: tuple[str, int], *, sink: Callable[[NoteEvent], None] | None = None,
-                 extra_latency: float = 0.0) -> None:
+                 extra_latency: float = 0.0, bind: str | None = None) -> None:
         self.server = server
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock: socket.socket = local_socket(server[0], bind)
         self.sources: list[Source] = []
         self.stats = DispatchStats()
         self.extra_latency = extra_latency
@@ -92,8 +100,8 @@ class Dispatcher:
         try:
             datagrams = self._encode(event, source)
         except (IndexError, ValueError) as error:
-            self.stats.bad_events += 1
-            log.warning("note event dropped (%s): %r", error, event)
+            self.stats.rejects.refuse(getattr(error, "reason", "unplayable"),
+                                      source.name if source else "?", error, event)
             return
         for datagram in datagrams:
             self.sock.sendto(datagram, self.server)
@@ -174,7 +182,18 @@ class Dispatcher:
             for event in source.reader.read_all():
                 self.send(event, source)
                 count += 1
+            if source.reader.refused != source.refused_seen:
+                self._count_refused(source, source.reader)
         return count
+
+    def _count_refused(self, source: Source, reader: RingReader) -> None:
+        """Records the ring skipped (not a playable note: NaN, out of range): count, log."""
+        for reason, total in reader.refused.items():
+            new = total - source.refused_seen.get(reason, 0)
+            if new:
+                self.stats.rejects.refuse(reason, f"ring {source.name}", reader.last_refused,
+                                          count=new)
+        source.refused_seen = dict(reader.refused)
 
     def run(self, extra_fds: dict[int, Callable[[], None]] | None = None) -> None:
         """Wait on the rings' doorbells (and `extra_fds`), dispatch, until `stop()`."""
