@@ -20,6 +20,9 @@ from performia.server.session import ServerSession
 
 RUN_ID = f"ptest{os.getpid()}"
 PROJECT = Path(__file__).resolve().parents[1]
+# The recordings journal of the runs the tests start (and kill) stays out of the user's home:
+# a killed test run must not make the user's next start repair a test's temporary file.
+os.environ.setdefault("PERFORMIA_STATE_DIR", f"/tmp/performia-test-state-{os.getpid()}")
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:

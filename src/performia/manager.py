@@ -4,14 +4,24 @@ error) stops everything it started and removes every shared-memory segment it ma
 
 If the manager itself is killed, its children get SIGTERM from the kernel (parent-death
 signal) and the resource tracker removes the rings; a server killed that way leaves
-/dev/shm/SuperColliderServer_<port>, which the next start detects and removes.
+/dev/shm/SuperColliderServer_<port>, which the next start detects and removes, and
+recordings whose header the server never finished, which the next start repairs
+(server/recordings.py).
+
+Supervision: the conductor and the transport are restarted when they die, each within its
+own budget ([supervision] max_restarts in restart_window seconds); the GUI, which the music
+does not need, is retried forever with a growing wait, and its failures are logged at most
+once a minute. If supernova dies, the band stops at once: one line, the recordings repaired,
+exit status 1.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,13 +38,23 @@ from performia.events.snapshot import StateWriter
 from performia.listen.pedal import PedalInput
 from performia.listen.rehearsal import read_take
 from performia.plan import ANSWER_RING, PerformancePlan, RingSpec
-from performia.processes import Child, realtime_child_env, spawn
+from performia.processes import (
+    EXIT_PORT_TAKEN,
+    Backoff,
+    Child,
+    RestartBudget,
+    describe_exit,
+    realtime_child_env,
+    spawn,
+    stop_all,
+)
 from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
 from performia.server.jack import find_alsa_card
 from performia.server.osc import OscClient, OscTimeoutError
 from performia.server.process import ServerLog
 from performia.server.recorder import Recorder
+from performia.server.recordings import RecordingJournal, repair_left_over
 from performia.server.session import ServerSession
 from performia.server.tree import ADD_TO_HEAD, INPUT
 
@@ -48,7 +68,12 @@ RING_CAPACITY = 4096
 START_DELAY = 1.5          # seconds from "ready" to the first beat (children start meanwhile)
 RECORDER_BUFFER = 900
 RECORDER_NODE = 900
-RESTART_LIMIT = 5
+ESSENTIAL = ("transport", "conductor")   # the band cannot play without them
+SUPERVISE_PERIOD = 0.05    # seconds between looks at the children (a death is seen this soon)
+PATCH_PERIOD = 1.0         # seconds between header patches of the recordings in progress
+GUI_REPORT_PERIOD = 60.0   # the GUI's failures are logged at most this often
+STOP_GRACE = 0.2           # seconds a child has to end once supernova has died
+EXIT_FAILED = 1            # a child died beyond its budget, or supernova died
 
 
 @dataclass
@@ -76,7 +101,10 @@ class Manager:
     server_log: ServerLog = field(default_factory=ServerLog)  # dropouts, late bundles (at the end)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
-    restarts: dict[str, int] = field(default_factory=dict)
+    restarts: dict[str, RestartBudget] = field(default_factory=dict)
+    journal: RecordingJournal = field(default_factory=RecordingJournal)
+    gui_keeper: GuiKeeper | None = None
+    server_died: bool = False
     plan: PerformancePlan | None = None
     state: StateWriter | None = None
     health: HealthWriter | None = None
@@ -88,12 +116,12 @@ class Manager:
         self._install_signal_handlers()
         try:
             self._start()
-            self._supervise()
-            return 0
+            return self._supervise()
         finally:
             self.shutdown()
 
     def _start(self) -> None:
+        repair_left_over()                 # recordings of an earlier run that was killed
         synthdefs.build()
         self.session = ServerSession(self.config)
         client = self.session.start()
@@ -117,6 +145,7 @@ class Manager:
                 continue
             number = RECORDER_NODE + len(self.recorders)
             recorder = Recorder(client, number, number, stems=stems)
+            self.journal.add(path)          # written down before the server opens it
             # a quarter sample late: the recorder's block is the one starting at start_time
             recorder.start(path, at=start_time + 0.25 / self.config.server.sample_rate)
             self.recorders.append(recorder)
@@ -124,7 +153,9 @@ class Manager:
         self._spawn("conductor")
         self._start_pedal()
         if self.options.gui:
-            self._spawn("gui")
+            self.gui_keeper = GuiKeeper(self, Backoff(
+                longest=self.config.supervision.gui_max_backoff))
+            self.gui_keeper.keep(time.monotonic())
         self.started.set()
         log.info("the band starts at %s, %.0f BPM, %s, %s; Ctrl-C stops",
                  time.strftime("%H:%M:%S", time.localtime(start_time)),
@@ -197,45 +228,84 @@ class Manager:
             gui = self.config.gui
             command = [sys.executable, "-m", "performia.gui", "--state", self.plan.state_name,
                        "--host", gui.host, "--port", str(gui.port), "--fps", str(gui.fps)]
-            self.children[name] = spawn(name, command)
-            log.info("the band's page: http://%s:%d", gui.host, gui.port)
-            return
+            on_line = self.gui_keeper.output if self.gui_keeper is not None else None
+            self.children[name] = spawn(name, command, on_line=on_line)
+            return      # the GUI logs its address once it listens on it
         command = [sys.executable, "-m", f"performia.{name}", self.plan.to_json()]
         self.children[name] = spawn(name, command, pass_fds=self.doorbells,
                                     env=realtime_child_env())
 
     # -- supervise ----------------------------------------------------------------
-    def _supervise(self) -> None:
+    def _supervise(self) -> int:
+        """Until the duration, a stop signal or a fatal failure: the exit status."""
         deadline = None if self.options.duration is None else time.monotonic() + (
             START_DELAY + self.options.duration)
-        while not self.stop_requested.wait(0.1):
-            if deadline is not None and time.monotonic() >= deadline:
+        next_patch = time.monotonic() + PATCH_PERIOD
+        while not self.stop_requested.wait(SUPERVISE_PERIOD):
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 log.info("duration reached")
-                return
-            self._check_children()
+                return 0
+            if self._server_gone():
+                self._report_server_death()
+                return EXIT_FAILED
+            if not self._check_children(now):
+                return EXIT_FAILED
+            if self.gui_keeper is not None:
+                self.gui_keeper.keep(now)
             self._report_health()
+            if now >= next_patch:
+                self.journal.patch()        # valid files even if we are killed outright
+                next_patch = now + PATCH_PERIOD
+        return 0
 
     def _report_health(self) -> None:
         if self.health is not None and self.session is not None and self.session.supernova:
             server_log = self.session.supernova.log
             self.health.update(server_log.xruns, server_log.late, server_log.errors)
 
-    def _check_children(self) -> None:
-        if self.session is not None and self.session.supernova is not None:
-            child = self.session.supernova.child
-            if child is not None and not child.alive():
-                raise RuntimeError("supernova died: " + " | ".join(
-                    self.session.supernova.log.tail[-5:]))
-        for name, child in list(self.children.items()):
-            if child.alive():
+    def _server_gone(self) -> bool:
+        """True once the supernova we started has exited (seen from its process)."""
+        if self.server_died:
+            return True
+        supernova = self.session.supernova if self.session is not None else None
+        if supernova is None or supernova.child is None or supernova.child.alive():
+            return False
+        self.server_died = True
+        return True
+
+    def _report_server_death(self) -> None:
+        supernova = self.session.supernova if self.session is not None else None
+        if supernova is None or supernova.child is None:
+            return
+        last = " | ".join(line for line in supernova.log.tail[-3:] if line.strip())
+        log.error("supernova (pid %d) died (%s): the band stops; the recordings keep "
+                  "everything written so far%s", supernova.child.pid,
+                  describe_exit(supernova.child.process.returncode),
+                  f". Its last output: {last}" if last else "")
+
+    def _check_children(self, now: float) -> bool:
+        """Restart a conductor or transport that died, within its own budget; False when
+        one is over it (the show cannot go on)."""
+        supervision = self.config.supervision
+        for name in ESSENTIAL:
+            child = self.children.get(name)
+            if child is None or child.alive():
                 continue
-            count = self.restarts.get(name, 0) + 1
-            self.restarts[name] = count
-            if count > RESTART_LIMIT:
-                raise RuntimeError(f"{name} keeps dying (exit {child.process.returncode})")
-            log.error("%s exited with %s: restarting it (%d)", name, child.process.returncode,
-                      count)
+            budget = self.restarts.setdefault(
+                name, RestartBudget(supervision.max_restarts, supervision.restart_window))
+            how = describe_exit(child.process.returncode)
+            if not budget.take(now):
+                log.error("%s died (%s) for the %s time within %.0f s: the band stops "
+                          "([supervision] max_restarts = %d, restart_window = %.0f)", name,
+                          how, _ordinal(len(budget.times) + 1), supervision.restart_window,
+                          supervision.max_restarts, supervision.restart_window)
+                self.children.pop(name)
+                return False
+            log.error("%s died (%s): restarting it (%d of %d within %.0f s)", name, how,
+                      len(budget.times), supervision.max_restarts, supervision.restart_window)
             self._spawn(name)
+        return True
 
     # -- stop ---------------------------------------------------------------------
     def _wait_for_quiet(self, timeout: float = 3.0) -> None:
@@ -265,6 +335,17 @@ class Manager:
                     "notes after it stay in time. See `python -m performia doctor`.",
                     xruns, late)
 
+    def _stop_fast(self) -> None:
+        """supernova is gone: nothing to play, nothing to wait for. Every child (and JACK,
+        if ours) gets SIGTERM at once; what has not ended STOP_GRACE later is killed."""
+        children = [c for c in self.children.values()]
+        if self.session is not None and self.session.jack is not None:
+            children.append(self.session.jack)
+        killed = stop_all(children, STOP_GRACE)
+        if killed:
+            log.info("%s did not end within %.1f s of SIGTERM: killed", ", ".join(killed),
+                     STOP_GRACE)
+
     def _install_signal_handlers(self) -> None:
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             log.info("%s: stopping", signal.Signals(signum).name)
@@ -274,21 +355,30 @@ class Manager:
             signal.signal(sig, request_stop)
 
     def shutdown(self) -> None:
-        """Stop everything we started, in order; every step runs even if one fails."""
+        """Stop everything we started, in order; every step runs even if one fails. With
+        supernova dead, nothing waits for it: its recordings are repaired from their files."""
+        server_gone = self._server_gone()
         if self.pedal is not None:
             _guard("close the pedal's MIDI input", self.pedal.close)
             self.pedal = None
         if self.control is not None:
             _guard("close the control socket", self.control.close)
             self.control = None
+        if server_gone:
+            _guard("stop the band's processes", self._stop_fast)
         for name in ("conductor", "gui", "transport"):
             child = self.children.pop(name, None)
             if child is not None:
                 _guard(f"stop {name}", child.stop)
-        _guard("let the last notes end", self._wait_for_quiet)
-        for recorder in self.recorders:
-            _guard("close the recording", recorder.stop)
+        if self.gui_keeper is not None:
+            _guard("report the GUI's failures", self.gui_keeper.summary)
+            self.gui_keeper = None
+        if not server_gone:
+            _guard("let the last notes end", self._wait_for_quiet)
+            for recorder in self.recorders:
+                _guard("close the recording", recorder.stop)
         self.recorders.clear()
+        _guard("check the recordings", self.journal.finish)
         if self.session is not None:
             if self.session.supernova is not None:
                 self.server_log = self.session.supernova.log
@@ -320,6 +410,123 @@ def rehearsal_take(config: Config) -> Path:
 
 
 REHEARSAL_PROGRESSION = ("G:maj", "E:min7", "C:maj7", "D:7")
+
+
+@dataclass
+class GuiKeeper:
+    """Keeps the GUI up for the whole show without ever touching the music: a GUI that dies
+    is started again after 1, 2, 4 … up to [supervision] gui_max_backoff seconds (back to 1
+    after it stayed up), forever; its failures are logged at most once a minute, and so is
+    its own output while it keeps failing. A port taken by another program is reported
+    once, with the fix, and the GUI starts when the port is free."""
+
+    manager: Manager
+    backoff: Backoff
+    next_try: float = 0.0
+    started: float = 0.0
+    deaths: int = 0                 # in all
+    unreported: int = 0             # deaths not logged yet
+    last_exit: str = ""
+    last_report: float = float("-inf")
+    port_reported: bool = False     # the port was taken: said once for the whole show
+    port_back: bool = False         # ... and it was free again later: said once too
+    quiet: bool = False             # this incarnation's output is not shown (see output())
+    dropped_lines: int = 0
+
+    def keep(self, now: float) -> None:
+        """Called by the supervision loop: notice a death, start a new GUI when it is time."""
+        child = self.manager.children.get("gui")
+        if child is not None:
+            if child.alive():
+                return
+            self.manager.children.pop("gui")
+            self._died(now, child.process.returncode)
+            return
+        if now < self.next_try:
+            return
+        gui = self.manager.config.gui
+        problem = port_problem(gui.host, gui.port)
+        if problem is not None:
+            self._port_taken(problem)
+            self.next_try = now + self.backoff.next_delay(0.0)
+            return
+        if self.port_reported and not self.port_back:
+            log.info("the GUI's port %s:%d is free now: starting the band's page",
+                     gui.host, gui.port)
+            self.port_back = True
+        # a GUI that keeps failing: its output too only once a minute
+        self.quiet = self.backoff.failures >= 2 and now - self.last_report < GUI_REPORT_PERIOD
+        self.started = now
+        try:
+            self.manager._spawn("gui")
+        except OSError as error:
+            log.warning("could not start the GUI: %s", error)
+            self._died(now, None)
+
+    def _died(self, now: float, returncode: int | None) -> None:
+        delay = self.backoff.next_delay(now - self.started)
+        self.next_try = now + delay
+        if returncode == EXIT_PORT_TAKEN:
+            gui = self.manager.config.gui
+            self._port_taken(f"{gui.host}:{gui.port} could not be bound")
+            return
+        self.deaths += 1
+        self.unreported += 1
+        self.last_exit = describe_exit(returncode)
+        if now - self.last_report < GUI_REPORT_PERIOD:
+            return
+        if self.unreported == 1:
+            log.warning("the GUI died (%s): the band plays on; starting it again in %.0f s",
+                        self.last_exit, delay)
+        else:
+            log.warning("the GUI died %d times since the last report (last: %s): the band "
+                        "plays on; starting it again in %.0f s (retried forever, at most "
+                        "every %.0f s; reported at most once a minute)", self.unreported,
+                        self.last_exit, delay, self.backoff.longest)
+        self.unreported = 0
+        self.last_report = now
+
+    def _port_taken(self, problem: str) -> None:
+        if self.port_reported:
+            return
+        self.port_reported = True
+        log.error("the GUI cannot start: %s. The band plays on without its page. Fix: set "
+                  "[gui] port to a free port in the config (config/performia.toml), or run "
+                  "with --no-gui; retrying meanwhile (at most every %.0f s)", problem,
+                  self.backoff.longest)
+
+    def output(self, line: str) -> None:
+        """A line of the GUI's output: shown, unless this GUI started while its failures
+        were in their minute of silence (shown again once it has stayed up)."""
+        if self.quiet and time.monotonic() - self.started < self.backoff.stable:
+            self.dropped_lines += 1
+            return
+        print(line, file=sys.stderr, flush=True)
+
+    def summary(self) -> None:
+        if self.deaths:
+            log.warning("the GUI died %d times during the show (last: %s)%s", self.deaths,
+                        self.last_exit, f"; {self.dropped_lines} lines of its output were "
+                        "not shown" if self.dropped_lines else "")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why a TCP server could not listen on host:port now (None: it could)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is in use by another program"
+            return f"{host}:{port} cannot be used: {error.strerror}"
+    return None
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _guard(what: str, action: object) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +21,7 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 REALTIME_SWITCH_INTERVAL = 0.0005   # seconds: how soon a waiting thread gets the GIL
 STARTED: list[int] = []   # every PID this process started (tests check none outlives them)
+EXIT_PORT_TAKEN = 75      # a child that cannot bind its port exits with this (EX_TEMPFAIL)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -64,11 +68,84 @@ class Child:
             self._reader.join(timeout=1.0)
         return self.process.returncode
 
+    def terminate(self) -> None:
+        """SIGTERM to the child's group, without waiting (see `stop_all`)."""
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+
     def _signal_group(self, sig: signal.Signals) -> None:
         try:
             os.killpg(self.pid, sig)  # the child leads its own group: only our processes
         except ProcessLookupError:
             pass
+
+
+def stop_all(children: Sequence[Child], grace: float) -> list[str]:
+    """Stop `children` together, fast: SIGTERM to all at once, then SIGKILL to those still
+    running after `grace` seconds. The names of those that had to be killed."""
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace
+    killed = []
+    for child in children:
+        try:
+            child.process.wait(max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            child._signal_group(signal.SIGKILL)
+            child.process.wait(grace)
+            killed.append(child.name)
+        if child._reader is not None:
+            child._reader.join(timeout=grace)
+    return killed
+
+
+def describe_exit(returncode: int | None) -> str:
+    """'exit 1', 'killed by SIGKILL', or 'still running'."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit {returncode}"
+
+
+@dataclass
+class RestartBudget:
+    """At most `limit` restarts within any `window` seconds, for one child alone."""
+
+    limit: int
+    window: float
+    times: deque[float] = field(default_factory=deque)
+
+    def take(self, now: float) -> bool:
+        """Count a restart at `now` (monotonic seconds); False when over the budget."""
+        while self.times and now - self.times[0] >= self.window:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+
+@dataclass
+class Backoff:
+    """Waits before retrying something that keeps failing: first, 2·first, 4·first … up to
+    `longest`; back to `first` after it stayed up `stable` seconds."""
+
+    first: float = 1.0
+    longest: float = 30.0
+    stable: float = 30.0
+    failures: int = 0
+
+    def next_delay(self, lived: float) -> float:
+        """The wait before the next try, after a failure of a try that lived `lived` s."""
+        if lived >= self.stable:
+            self.failures = 0
+        delay = min(math.ldexp(self.first, min(self.failures, 30)), self.longest)
+        self.failures += 1
+        return delay
 
 
 def spawn(name: str, command: Sequence[str], *, env: dict[str, str] | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import uvicorn
 
 from performia.events.snapshot import StateReader
 from performia.gui.app import create_app
-from performia.processes import set_low_priority
+from performia.processes import EXIT_PORT_TAKEN, set_low_priority
 
 log = logging.getLogger("performia.gui")
 
@@ -61,14 +62,38 @@ def wait_for_state(name: str, timeout: float, stop: threading.Event) -> StateRea
     return None
 
 
-def serve(reader: StateReader, args: argparse.Namespace) -> None:
+def listen_on(host: str, port: int, backlog: int) -> socket.socket:
+    """The listening socket of the page (OSError when the port is taken)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(reader: StateReader, args: argparse.Namespace) -> int:
     app = create_app(reader, fps=args.fps, stall_s=args.stall)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2, lifespan="on")
+    try:
+        sock = listen_on(args.host, args.port, config.backlog)
+    except OSError as error:
+        # the manager reads this exit status: "cannot start", reported once with its fix
+        log.error("GUI: cannot listen on %s:%d: %s", args.host, args.port, error.strerror)
+        return EXIT_PORT_TAKEN
     server = uvicorn.Server(config)
+    # only now, bound and listening: connections wait in the backlog until uvicorn accepts
     log.warning("GUI: http://%s:%d/ (snapshot %r, %d fps)", args.host, args.port,
                 args.state, args.fps)
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if stop.is_set() else 1
     try:
         if not stop.is_set():
-            serve(reader, args)
+            return serve(reader, args)
     finally:
         reader.close()
     return 0

@@ -141,6 +141,12 @@ class Supernova:
         """/quit (which also removes the server's shared memory), then signals if needed."""
         if self.child is None:
             return
+        if not self.child.alive():
+            # it died (killed, crashed): nothing to ask, and its segment is surely stale
+            self.child.stop(timeout=0.5)
+            (SHM_DIR / self.options.shm_name).unlink(missing_ok=True)
+            self.child = None
+            return
         own = client or OscClient("127.0.0.1", self.options.port, name="quit")
 
         def ask() -> None:

@@ -1,7 +1,9 @@
 """Recording on the server: DiskOut writes a stereo (or stem) WAV from its own thread.
 
 The file is complete after `stop()`: the recorder synth is freed first, then /b_close writes
-the header. The manager calls `stop()` on every exit path, Ctrl-C included."""
+the header. The manager calls `stop()` on every exit path, Ctrl-C included; where the server
+cannot close the file any more (it died, or the manager was killed), `recordings` repairs it
+(`wav_repair`): a valid WAV of everything DiskOut had written."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from performia.server.tree import ADD_TO_TAIL, INSTRUMENT_BUSES, MASTER, sync
 log = logging.getLogger(__name__)
 
 DISK_BUFFER_BYTES = 32768 * 2 * 4   # what one DiskOut half-buffer flush may carry
+# DiskOut writes a half buffer at a time: what a killed server had not written yet is lost.
+# 16384 frames: at most 8192 (0.17 s at 48 kHz) are lost, 64 KB stereo flushes.
+MAX_BUFFER_FRAMES = 16384
 
 
 STEM_CHANNELS = {"drums": 0, "bass": 2, "harmony": 4, "melody": 6, "input": 8, "test": 10,
@@ -39,8 +44,9 @@ class Recorder:
     def buffer_frames(self) -> int:
         """DiskOut's buffer: as many bytes whatever the channel count. supernova writes each
         half to disk in one go; a 15-channel buffer of 65536 frames (2 MB a flush) made an
-        xrun at every flush, 65536 stereo frames or 8192 × 15 channels make none."""
-        frames = DISK_BUFFER_BYTES // (4 * self.channels)
+        xrun at every flush, 65536 stereo frames or 8192 × 15 channels make none. At most
+        MAX_BUFFER_FRAMES, so that little is lost if the server is killed."""
+        frames = min(DISK_BUFFER_BYTES // (4 * self.channels), MAX_BUFFER_FRAMES)
         return 1 << (frames.bit_length() - 1)
 
     def start(self, path: Path | str, at: float | None = None) -> None:
