@@ -14,6 +14,14 @@
     maj: "", min: "m", "7": "7", maj7: "maj7", min7: "m7", dim: "°", dim7: "°7", aug: "+",
     hdim7: "ø7", min7b5: "ø7", sus2: "sus2", sus4: "sus4", "5": "5", "6": "6", min6: "m6", "9": "9",
   };
+  const QUALITY_WORDS = {
+    maj: "major", min: "minor", "7": "dominant 7th", maj7: "major 7th", min7: "minor 7th",
+    dim: "diminished", dim7: "diminished 7th", aug: "augmented", hdim7: "half-diminished",
+    min7b5: "half-diminished", sus2: "suspended 2nd", sus4: "suspended 4th", "5": "power chord",
+    "6": "major 6th", min6: "minor 6th", "9": "dominant 9th",
+  };
+  const NO_CHORD = "N";           // the recogniser hears no chord
+  const FORM_CELLS = 16;          // bars heard drawn (CSS shows the last 4 to 12 of them)
   const STALE_AFTER_S = 1.5;      // the band stopped publishing
   const SILENT_SOCKET_MS = 2000;  // connected but nothing received: reconnect
   const ALARM_MS = 10000;         // a counter that rose this recently is shown in red
@@ -23,7 +31,9 @@
   for (const id of ["conn", "conn-text", "rate", "version", "barbeat", "bpm", "playing", "beats",
     "chord", "key", "band-chord", "band-key", "progression", "note", "cents", "hz", "needle",
     "mode", "pedal", "meters", "cpu-avg", "cpu-peak", "xruns", "late", "dropped", "lookahead",
-    "answer", "synths", "overlay-title", "overlay-text"]) {
+    "answer", "synths", "overlay-title", "overlay-text", "heard-bpm", "heard-bpm-conf",
+    "heard-beats", "heard-pulse", "chord-conf", "chord-conf-bar", "quality", "key-conf",
+    "form-info", "next-chord", "next-conf", "form-bars"]) {
     el[id] = $(id);
   }
   const tuner = document.querySelector(".tuner");
@@ -38,6 +48,7 @@
   const pitchTrail = [];       // {t, midi} of the input pitch, for the guitar lane
   const meters = {};           // name -> {fill, hold, box, peak, holdAt}
   const counters = {};         // name -> {value, roseAt}
+  let lastBeatTime = null;     // the newest beat heard (state time), for the pulse
   const lanes = [...document.querySelectorAll(".lane")].map((node) => ({
     agent: node.dataset.agent, canvas: node.querySelector("canvas"),
     label: node.querySelector(".agent-state"), lo: 48, hi: 72,
@@ -64,6 +75,15 @@
   function midiName(midi) {
     const m = Math.round(midi);
     return NOTE_NAMES[((m % 12) + 12) % 12] + (Math.floor(m / 12) - 1);
+  }
+  function percent(value) {
+    return typeof value === "number" && Number.isFinite(value) ? `${Math.round(value * 100)}%` : "—";
+  }
+  function qualityWord(name) {
+    if (!name) return "—";
+    if (name === NO_CHORD) return "no chord";
+    const quality = String(name).split(":")[1] || "maj";
+    return QUALITY_WORDS[quality] || quality;
   }
   function hzToMidi(hz) { return 69 + 12 * Math.log2(hz / 440); }
   function num(value, digits = 0) {
@@ -144,6 +164,8 @@
     setText(el.version, String(state.version));
     showTransport(state.transport || {});
     showHarmony(state.harmony || {}, state.transport || {});
+    showHeard(state.heard || {}, state.transport || {}, state.time, (state.harmony || {}).heard_chord);
+    showForm(state.form || {});
     showInput(state.input || {}, state.time);
     showPedal(state.pedal || {});
     showAgents(state.agents || {});
@@ -159,19 +181,130 @@
     setText(el.bpm, bpm);
     setText(el.playing, t.playing ? "PLAYING" : "STOPPED");
     el.playing.classList.toggle("on", !!t.playing);
-    const count = Math.max(1, Math.min(16, t.beats_per_bar || 4));
-    if (el.beats.children.length !== count) {
-      el.beats.replaceChildren(...Array.from({ length: count }, (_, i) => {
+    beatDots(el.beats, t.beats_per_bar, t.playing ? beat : null);
+  }
+
+  function beatDots(row, beatsPerBar, lit) {
+    const count = Math.max(1, Math.min(16, beatsPerBar || 4));
+    if (row.children.length !== count) {
+      row.replaceChildren(...Array.from({ length: count }, (_, i) => {
         const dot = document.createElement("span");
         if (i === 0) dot.className = "downbeat";
         return dot;
       }));
     }
-    [...el.beats.children].forEach((dot, i) => dot.classList.toggle("on", !!t.playing && i === beat - 1));
+    [...row.children].forEach((dot, i) => dot.classList.toggle("on", lit !== null && i === lit - 1));
+  }
+
+  // ---------- what is heard: chord and its confidence, key, the guitarist's tempo and beat ----------
+  function showHeard(h, t, time, lastHeard) {
+    const chord = h.chord == null ? lastHeard : h.chord;   // an older snapshot: the context's
+    const now = chord === NO_CHORD;
+    el.chord.classList.toggle("nochord", now);
+    setText(el.quality, qualityWord(chord));
+    el.quality.classList.toggle("none", !chord || now);
+    const conf = typeof h.confidence === "number" ? h.confidence : null;
+    setText(el["chord-conf"], conf === null ? "—" : `${now ? "none " : ""}${percent(conf)}`);
+    el["chord-conf-bar"].style.width = conf === null ? "0%" : `${Math.round(conf * 100)}%`;
+    el["chord-conf-bar"].className = `confbar-fill${conf !== null && conf < 0.5 ? " low" : conf !== null && conf < 0.8 ? " mid" : ""}`;
+    setText(el["key-conf"], typeof h.key_confidence === "number" ? percent(h.key_confidence) : "");
+    const bpm = typeof h.bpm === "number" && h.bpm > 0 ? h.bpm : null;
+    setText(el["heard-bpm"], bpm === null ? "—" : bpm.toFixed(bpm >= 100 ? 0 : 1));
+    setText(el["heard-bpm-conf"], percent(h.bpm_confidence));
+    const band = typeof t.bpm === "number" && t.bpm > 0 ? t.bpm : null;
+    el["heard-bpm"].parentElement.classList.toggle("apart", bpm !== null && band !== null && Math.abs(bpm / band - 1) > 0.03);
+    const beatTime = typeof h.beat_time === "number" ? h.beat_time : null;
+    const period = 60 / (bpm || band || 120);
+    const fresh = beatTime !== null && typeof time === "number" && time - beatTime < 2.5 * period;
+    beatDots(el["heard-beats"], h.beats_per_bar || t.beats_per_bar, fresh && h.beat_in_bar ? h.beat_in_bar : null);
+    if (beatTime !== null && beatTime !== lastBeatTime) {
+      if (lastBeatTime !== null && fresh) {
+        el["heard-pulse"].classList.remove("beat");
+        void el["heard-pulse"].offsetWidth;          // restart the animation
+        el["heard-pulse"].classList.add("beat");
+      }
+      lastBeatTime = beatTime;
+    }
+  }
+
+  // ---------- the form: bars heard, the bar now, the bar predicted ----------
+  function chordSpans(chords, guess) {
+    const list = Array.isArray(chords) ? chords : [];
+    return list.slice(0, 3).map((c) => {
+      const span = document.createElement("span");
+      span.className = `ch${list.length > 1 ? " two" : ""}${guess ? " guess" : ""}`;
+      span.textContent = chordLabel(c && c.chord);
+      return span;
+    });
+  }
+
+  function cell(kind, bar, chords, extra) {
+    const node = document.createElement("div");
+    node.className = `cell ${kind}`;
+    node.dataset.bar = String(bar);
+    const no = document.createElement("span");
+    no.className = "no";
+    no.textContent = String(bar);
+    node.append(no, ...chords);
+    if (extra) node.append(...extra);
+    return node;
+  }
+
+  function showForm(f) {
+    const prediction = f.prediction || null;
+    const next = f.next || null;
+    const parts = [];
+    if (typeof f.length === "number") {
+      parts.push(`${f.length}-bar form`);
+      const sections = String(f.sections || "").replace(/[^A-Z]/g, "");
+      if (sections) parts.push(`<b>${sections.length > 8 ? "…" + sections.slice(-8) : sections}</b>`);
+      if (typeof f.position === "number") parts.push(`bar ${f.position} of ${f.length}`);
+      if (typeof f.strength === "number") parts.push(percent(f.strength));
+    } else {
+      parts.push("no repeat found yet");
+    }
+    const info = parts.join(" · ");
+    if (el["form-info"].dataset.info !== info) {
+      el["form-info"].dataset.info = info;
+      el["form-info"].innerHTML = info;
+    }
+    setText(el["next-chord"], next ? chordLabel(next.chord) : "—");
+    setText(el["next-conf"], next ? percent(next.confidence) : "—");
+    const bars = Array.isArray(f.bars) ? f.bars.slice(-FORM_CELLS) : [];
+    const current = Array.isArray(f.current) ? f.current : [];
+    const signature = JSON.stringify([bars, f.bar, current, prediction, next]);
+    if (el["form-bars"].dataset.signature === signature) return;
+    el["form-bars"].dataset.signature = signature;
+    const cells = bars.filter((b) => b.bar !== f.bar).map((b) => cell("heard", b.bar, chordSpans(b.chords)));
+    if (typeof f.bar === "number") {
+      const tag = document.createElement("span");
+      tag.className = "tag-now";
+      tag.textContent = "NOW";
+      const heardNow = current.length ? chordSpans(current)
+        : chordSpans(prediction && prediction.bar === f.bar ? prediction.chords : [], true);
+      cells.push(cell("now", f.bar, heardNow, [tag]));
+    }
+    if (next) {
+      const conf = document.createElement("span");
+      conf.className = "tag-conf";
+      conf.textContent = percent(next.confidence);
+      const bar = document.createElement("span");
+      bar.className = "meter-conf";
+      bar.style.width = `${Math.round(Math.max(0, Math.min(1, next.confidence || 0)) * 100)}%`;
+      cells.push(cell("next", next.bar, chordSpans(next.chords || [{ chord: next.chord }]), [conf, bar]));
+    }
+    if (!cells.length) {
+      const empty = document.createElement("div");
+      empty.className = "empty";
+      empty.textContent = "no bars heard yet";
+      cells.push(empty);
+    }
+    el["form-bars"].replaceChildren(...cells);
   }
 
   function showHarmony(h, t) {
-    setText(el.chord, chordLabel(h.heard_chord));
+    const chord = chordLabel(h.heard_chord);
+    if (el.chord.textContent !== chord) { el.chord.textContent = chord; fitChord(); }
     setText(el.key, keyLabel(h.heard_key));
     setText(el["band-chord"], chordLabel(h.chord));
     setText(el["band-key"], keyLabel(h.key));
@@ -188,6 +321,18 @@
     let current = progression.length ? ((t.bar || 1) - 1) % progression.length : -1;
     if (current >= 0 && progression[current] !== h.chord) current = progression.indexOf(h.chord);
     [...el.progression.children].forEach((span, i) => span.classList.toggle("now", i === current));
+  }
+
+  // the chord heard is the largest text: shrink it only when a long name would not fit
+  function fitChord() {
+    const node = el.chord;
+    node.style.fontSize = "";
+    const room = node.parentElement.clientWidth;
+    const width = node.scrollWidth;
+    if (room > 0 && width > room) {
+      const size = parseFloat(getComputedStyle(node).fontSize);
+      node.style.fontSize = `${Math.floor((size * room * 0.97) / width)}px`;
+    }
   }
 
   function showInput(input, time) {
@@ -443,6 +588,7 @@
     requestAnimationFrame(animate);
   }
 
+  window.addEventListener("resize", fitChord);
   buildMeters();
   showStatus();
   connect();

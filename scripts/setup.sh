@@ -10,7 +10,8 @@ packages=(supercollider-supernova supercollider-language supercollider-server
           sc3-plugins-server sc3-plugins-language jackd2 python3-venv python3-dev)
 with_tests=0
 [[ "${1:-}" == "--tests" ]] && with_tests=1
-((with_tests)) && packages+=(chromium rt-tests)   # rt-tests: cyclictest, the benchmarks' stall sentinel
+((with_tests)) && packages+=(chromium rt-tests   # rt-tests: cyclictest, the benchmarks' stall sentinel
+    fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small)   # the listening corpus (docs/CORPUS.md)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -44,6 +44,18 @@ class Publisher:
                                 heard_key="E:min", progression=["E:min", "C:maj"])
         state["agents"]["bass"]["notes"] = [{"t": time.time(), "midi": 40, "vel": 0.8,
                                              "dur": 0.25, "voice": "bass"}]
+        state["heard"] = {"chord": "E:min7", "quality": "min7", "confidence": 0.9,
+                          "key": "E:min", "key_confidence": None, "bpm": 96.5,
+                          "bpm_confidence": None, "beats": [time.time() - 0.6, time.time()],
+                          "downbeats": [], "beat_time": time.time(), "beat_in_bar": None,
+                          "beats_per_bar": 4}
+        state["form"] = {"bar": 1 + beat // 4, "bars": [
+            {"bar": 1, "chords": [{"beat": 1, "chord": "E:min"}]},
+            {"bar": 2, "chords": [{"beat": 1, "chord": "C:maj"}, {"beat": 3, "chord": "D:maj"}]}],
+            "current": [{"beat": 1, "chord": "E:min"}], "prediction": None,
+            "next": {"bar": 2 + beat // 4, "chord": "C:maj",
+                     "chords": [{"beat": 1, "chord": "C:maj"}], "confidence": 0.75},
+            "length": 2, "strength": 0.5, "sections": None, "position": 1}
         if self.padding:   # random hex: the WebSocket's deflate cannot shrink it much
             state["agents"]["melody"]["state"] = {"padding": os.urandom(self.padding // 2).hex()}
         return state
@@ -103,6 +115,11 @@ def test_state_endpoint(client: TestClient) -> None:
             assert set(value) <= set(state[key]), key
     assert state["version"] >= 1
     assert state["harmony"]["heard_chord"] == "E:min"
+    heard, form = state["heard"], state["form"]     # passed through as published
+    assert heard["chord"] == "E:min7" and heard["confidence"] == 0.9 and heard["bpm"] == 96.5
+    assert heard["key_confidence"] is None and heard["beat_in_bar"] is None
+    assert form["bars"][1]["chords"][1] == {"beat": 3, "chord": "D:maj"}
+    assert form["next"]["confidence"] == 0.75 and form["prediction"] is None
 
 
 def test_health_endpoint(client: TestClient) -> None:
@@ -119,6 +136,10 @@ def test_page_and_static_files(client: TestClient) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert 'id="barbeat"' in page.text and "/static/app.js" in page.text
+    for panel in ('id="heard-bpm"', 'id="heard-beats"', 'id="heard-pulse"', 'id="chord-conf"',
+                  'id="quality"', 'id="form-bars"', 'id="next-chord"', 'id="next-conf"',
+                  'name="viewport"'):
+        assert panel in page.text, panel
     for path, kind in (("/static/app.js", "javascript"), ("/static/style.css", "text/css")):
         response = client.get(path)
         assert response.status_code == 200, path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -12,22 +13,37 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from performia.conductor.band_loop import BandLoop
+from performia.conductor.state import form_now, heard_now
 from performia.config import PROJECT_ROOT
 from performia.events.snapshot import StateWriter, empty_state, shm_path
 from performia.processes import Child, spawn
+from performia.state.book import StateBook
+from performia.state.context import HarmonicContext
+from performia.theory import Chord
+from performia.timing.clock import OfflineClock
+from performia.timing.tempo import TempoMap
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT_DOC = PROJECT_ROOT / "docs" / "gui-screenshot.png"
+SCREENSHOTS = {390: PROJECT_ROOT / "docs" / "gui-phone-390.png",
+               1280: PROJECT_ROOT / "docs" / "gui-1280.png"}
+# width → height of the windows the layout must hold at (phone, small tablet, tablet
+# portrait, tablet landscape, laptop)
+WINDOWS = {360: 740, 600: 960, 768: 1024, 1024: 768, 1440: 900}
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
 
 PROGRESSION = ["E:min", "C:maj", "G:maj", "D:maj"]
+SONG = [*PROGRESSION, "A:min", "C:maj", "D:maj", "B:7"]   # an 8-bar form: A B A B ...
+BARS_AGO = 34                                             # the song started this long ago
 PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MELODY = [0, 3, 5, 7, 10, 12, 10, 7]          # minor pentatonic steps
 NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
@@ -58,7 +74,7 @@ def _notes(origin: float, now: float, bpm: float) -> dict[str, list[dict[str, An
                                               "melody": []}
     for k in range(first, last + 1):          # k counts eighth notes
         t = origin + k * spb / 2
-        chord = PROGRESSION[(k // 8) % len(PROGRESSION)]
+        chord = SONG[(k // 8) % len(SONG)]
         lanes["drums"] += _drum_hits(origin, spb, k)
         if k % 2 == 0:
             lanes["bass"].append({"t": t, "midi": _chord_tones(chord, 1)[0] + 12 * (k % 4 == 2),
@@ -72,16 +88,55 @@ def _notes(origin: float, now: float, bpm: float) -> dict[str, list[dict[str, An
     return lanes
 
 
-def band_state(origin: float, now: float, bpm: float = 112.0) -> dict[str, Any]:
-    """A changing, band-like snapshot: what the audio-control side would publish."""
+class Guitarist:
+    """A guitarist playing SONG from `origin`, heard through a real state book and a
+    stand-in follower: the `heard` and `form` sections exactly as compose() makes them."""
+
+    def __init__(self, origin: float, bpm: float, heard_bpm: float = 111.4) -> None:
+        self.tempo = TempoMap(bpm=bpm, t0=origin, beats_per_bar=4)
+        self.heard_bpm = heard_bpm
+        harmony = HarmonicContext.from_labels("E:min", SONG)
+        self.book = StateBook(harmony.key, beat_at=self.tempo.beat_at, beats_per_bar=4, bpm=bpm)
+        self.loop = BandLoop(agents=[], writers={}, clock=OfflineClock(self.tempo),
+                             harmony=harmony, book=self.book)
+        self.chords = SimpleNamespace(current=None, started=False, confidence=0.0)
+        self.rhythm = SimpleNamespace(bpm=None, beats=[], downbeats=[], confidence=None)
+        follower = SimpleNamespace(chords=self.chords, rhythm=self.rhythm,
+                                   keys=SimpleNamespace(confidence=0.82))
+        self.ears = SimpleNamespace(follower=follower, onsets=[], answered=0)
+        self.bar = -1
+
+    def sections(self, now: float) -> dict[str, Any]:
+        beat = self.tempo.beat_at(now)
+        while self.bar < int(beat // 4):
+            self.bar += 1
+            start = self.tempo.time_at(self.bar * 4)
+            self.book.start_bar(self.bar, start)
+            self.book.hear_chord(Chord.parse(SONG[self.bar % len(SONG)]), start + 0.05)
+        self.chords.current = Chord.parse(SONG[self.bar % len(SONG)])
+        self.chords.started = True
+        self.chords.confidence = 0.86 + 0.1 * math.sin(now * 2.3)
+        beats = [self.tempo.time_at(b) for b in range(max(0, int(beat) - 11), int(beat) + 1)]
+        self.rhythm.beats = beats
+        self.rhythm.downbeats = [t for t in beats if round(self.tempo.beat_at(t)) % 4 == 0]
+        self.rhythm.bpm = self.heard_bpm + 0.4 * math.sin(now)
+        self.rhythm.confidence = 0.77
+        return {"heard": heard_now(self.loop, self.ears, "E:min"),
+                "form": form_now(self.book)}
+
+
+def band_state(origin: float, now: float, bpm: float = 112.0,
+               guitarist: Guitarist | None = None) -> dict[str, Any]:
+    """A changing, band-like snapshot: what the audio-control side would publish (with the
+    `heard` and `form` sections when a guitarist is heard)."""
     state: dict[str, Any] = empty_state()
     beats = (now - origin) * bpm / 60.0
     bar, beat = 1 + int(beats // 4), 1 + beats % 4
-    chord = PROGRESSION[(bar - 1) % len(PROGRESSION)]
+    chord = SONG[(bar - 1) % len(SONG)]
     state["transport"].update(bar=bar, beat=round(beat, 3), bpm=bpm, beats_per_bar=4,
                               playing=True)
     state["harmony"].update(chord=chord, key="E:min", heard_chord=chord, heard_key="E:min",
-                            progression=PROGRESSION)
+                            progression=SONG)
     cents = 14.0 * math.sin(now * 1.7)
     midi = _chord_tones(chord, 2)[0]
     spb = 60.0 / bpm
@@ -102,23 +157,29 @@ def band_state(origin: float, now: float, bpm: float = 112.0) -> dict[str, Any]:
                            xruns=0, late=0)
     state["events"].update(written=int((now - origin) * 40), dropped=0)
     state["latency"].update(lookahead_ms=3.0, answer_ms=18.0)
+    if guitarist is not None:
+        state.update(guitarist.sections(now))
     return state
 
 
 class BandPublisher:
-    def __init__(self, name: str, hz: float = 60.0) -> None:
+    def __init__(self, name: str, hz: float = 60.0, heard: bool = True) -> None:
         self.writer = StateWriter(name)
         self.hz = hz
-        self.origin = time.time()
+        self.origin = time.time() - BARS_AGO * 4 * 60.0 / 112.0
+        self.guitarist = Guitarist(self.origin, 112.0) if heard else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="band-publisher", daemon=True)
 
+    def state(self) -> dict[str, Any]:
+        return band_state(self.origin, time.time(), guitarist=self.guitarist)
+
     def _run(self) -> None:
         while not self._stop.wait(1.0 / self.hz):
-            self.writer.publish(band_state(self.origin, time.time()))
+            self.writer.publish(self.state())
 
     def __enter__(self) -> BandPublisher:
-        self.writer.publish(band_state(self.origin, time.time()))
+        self.writer.publish(self.state())
         self._thread.start()
         return self
 
@@ -151,11 +212,13 @@ def _wait_healthy(url: str, child: Child, timeout: float = 20.0) -> dict[str, An
 
 
 @pytest.fixture
-def gui() -> Iterator[tuple[str, Child, list[str]]]:
+def gui(request: pytest.FixtureRequest) -> Iterator[tuple[str, Child, list[str]]]:
+    """The GUI process on a band publishing; `indirect` param False: an older snapshot
+    without the `heard` and `form` sections."""
     name = f"performia-test-{uuid.uuid4().hex[:10]}"
     port = _free_port()
     output: list[str] = []
-    with BandPublisher(name):
+    with BandPublisher(name, heard=getattr(request, "param", True)):
         child = spawn("gui", [sys.executable, "-m", "performia.gui", "--state", name,
                               "--host", "127.0.0.1", "--port", str(port)],
                       on_line=output.append)
@@ -195,7 +258,7 @@ def test_the_page_shows_live_data_in_chromium(gui: tuple[str, Child, list[str]],
                 page.screenshot(path=str(SCREENSHOT_DOC))
         finally:
             browser.close()
-    assert chord in {"Em", "C", "G", "D"}
+    assert chord in {"Em", "C", "G", "D", "Am", "B7"}
     assert note != "—"
     assert rate >= 28, rate                        # ~30 frames/s reach the page
     assert shot.stat().st_size > 10_000
@@ -223,3 +286,164 @@ def test_the_page_shows_no_connection_when_the_server_is_gone(
             assert "NO CONNECTION" in page.inner_text("#overlay-title")
         finally:
             browser.close()
+
+
+# --- what is heard, the form, and the layout at phone, tablet and screen widths ---
+
+LAYOUT_JS = """() => {
+  const box = (node) => { const r = node.getBoundingClientRect();
+    return {left: r.left, top: r.top + scrollY, right: r.right, bottom: r.bottom + scrollY}; };
+  const shown = (node) => node.offsetParent !== null || getComputedStyle(node).position === "fixed";
+  const blocks = [document.querySelector("header.bar"), ...document.querySelectorAll(".panel")];
+  const panels = blocks.map((node) => ({name: node.className, ...box(node)}));
+  const spills = [];
+  for (const panel of document.querySelectorAll(".panel")) {
+    const outer = box(panel);
+    for (const node of panel.querySelectorAll(
+        "#chord, #quality, #key, #barbeat, #bpm, #heard-bpm, #next-chord, #note, #mode, #pedal,"
+        + " .cell, .tempo, .beat-row, .fig, .meter, .lane")) {
+      if (!shown(node)) continue;
+      const inner = box(node);
+      if (inner.left < outer.left - 1 || inner.right > outer.right + 1
+          || inner.top < outer.top - 1 || inner.bottom > outer.bottom + 1) {
+        spills.push(`${node.id || node.className} outside ${panel.className}`);
+      }
+    }
+  }
+  const parts = (selector) => [...document.querySelectorAll(selector)].filter(shown)
+    .map((node) => ({name: node.id || node.className, ...box(node)}));
+  return {panels, spills, figures: parts(".fig .value"), cells: parts("#form-bars .cell"),
+          tempi: parts(".tempo"), width: innerWidth,
+          scrollWidth: document.documentElement.scrollWidth,
+          chordPx: parseFloat(getComputedStyle(document.querySelector("#chord")).fontSize)};
+}"""
+
+
+def _overlaps(panels: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for i, a in enumerate(panels):
+        for b in panels[i + 1:]:
+            width = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            height = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if width > 0.5 and height > 0.5:
+                found.append(f"{a['name']} overlaps {b['name']} ({width:.0f}x{height:.0f} px)")
+    return found
+
+
+def _layout_problems(page: Any) -> list[str]:
+    layout = page.evaluate(LAYOUT_JS)
+    problems = [*_overlaps(layout["panels"]), *layout["spills"], *_overlaps(layout["figures"]),
+                *_overlaps(layout["cells"]), *_overlaps(layout["tempi"])]
+    if layout["scrollWidth"] > layout["width"]:
+        problems.append(f"the page is {layout['scrollWidth']} px wide in {layout['width']}")
+    for panel in layout["panels"]:
+        if panel["left"] < -0.5 or panel["right"] > layout["width"] + 0.5:
+            problems.append(f"{panel['name']} outside the window: {panel}")
+    return problems
+
+
+def test_the_page_shows_what_is_heard_and_the_form(gui: tuple[str, Child, list[str]],
+                                                   tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, child, _output = gui
+    _wait_healthy(url, child)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url + "/")
+            page.wait_for_function("document.body.className === ''", timeout=15000)
+            page.wait_for_function("document.querySelector('#heard-bpm').textContent !== '—'")
+            page.wait_for_function("document.querySelector('#heard-pulse').classList"
+                                   ".contains('beat')", timeout=5000)
+            page.wait_for_function("document.querySelector('#heard-beats .on') !== null",
+                                   timeout=5000)
+            heard_bpm = float(page.inner_text("#heard-bpm"))
+            band_bpm = float(page.inner_text("#bpm"))
+            chord_conf = page.inner_text("#chord-conf")
+            quality = page.inner_text("#quality")
+            key_conf = page.inner_text("#key-conf")
+            bpm_conf = page.inner_text("#heard-bpm-conf")
+            form_info = page.inner_text("#form-info")
+            next_chord = page.inner_text("#next-chord")
+            next_conf = page.inner_text("#next-conf")
+            heard_cells = page.locator("#form-bars .cell.heard:visible").count()
+            now_cell = page.inner_text("#form-bars .cell.now")
+            next_cell = page.inner_text("#form-bars .cell.next")
+            shot = SCREENSHOTS[1280] if os.environ.get("PERFORMIA_SAVE_SCREENSHOT") \
+                else tmp_path / "gui-1280.png"
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert 110 <= heard_bpm <= 112.5 and band_bpm == 112
+    assert chord_conf.endswith("%") and 70 <= int(chord_conf.rstrip("%")) <= 100, chord_conf
+    assert quality in {"minor", "major", "dominant 7th"}
+    assert key_conf == "82%" and bpm_conf == "77%"
+    # an 8-bar song repeated: the book finds 8 or a multiple of it, named in blocks (ABAB...)
+    assert re.fullmatch(r"(8|16|32)-bar form · …?[AB]{1,8} · bar \d+ of \d+ · \d+%", form_info), \
+        form_info
+    assert next_chord in {"Em", "C", "G", "D", "Am", "B7"} and next_conf.endswith("%")
+    assert heard_cells == 12                  # the last 12 bars heard, then now and next
+    assert "NOW" in now_cell and next_cell.endswith("%")
+
+
+@pytest.mark.parametrize("gui", [False], indirect=True)
+def test_the_page_copes_with_a_snapshot_without_the_new_sections(
+        gui: tuple[str, Child, list[str]]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, child, _output = gui
+    _wait_healthy(url, child)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 768, "height": 1024})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url + "/")
+            page.wait_for_function("document.body.className === ''", timeout=15000)
+            page.wait_for_timeout(500)
+            shown = {selector: page.inner_text(selector) for selector in
+                     ("#heard-bpm", "#chord-conf", "#next-chord", "#next-conf", "#quality")}
+            empty = page.inner_text("#form-bars")
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert shown["#heard-bpm"] == shown["#chord-conf"] == shown["#next-chord"] == "—"
+    assert shown["#quality"] in {"minor", "major", "dominant 7th"}   # from the heard chord
+    assert "no bars heard yet" in empty
+
+
+def test_no_panel_overlaps_another_from_phone_to_screen(gui: tuple[str, Child, list[str]],
+                                                        tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, child, _output = gui
+    _wait_healthy(url, child)
+    problems: dict[int, list[str]] = {}
+    chord_px: dict[int, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url + "/")
+            page.wait_for_function("document.body.className === ''", timeout=15000)
+            page.wait_for_function("document.querySelector('#form-bars .cell.next') !== null")
+            for width, height in {**WINDOWS, 390: 844}.items():
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(300)             # a few frames at the new size
+                problems[width] = _layout_problems(page)
+                chord_px[width] = page.evaluate(
+                    "parseFloat(getComputedStyle(document.querySelector('#chord')).fontSize)")
+                shot = tmp_path / f"gui-{width}.png"
+                if width == 390 and os.environ.get("PERFORMIA_SAVE_SCREENSHOT"):
+                    shot = SCREENSHOTS[390]
+                page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert not {width: found for width, found in problems.items() if found}
+    assert min(chord_px.values()) >= 56, chord_px      # the chord heard stays large

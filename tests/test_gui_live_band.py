@@ -70,6 +70,11 @@ def test_the_page_follows_a_playing_band(tmp_path: Path) -> None:
         assert shot.stat().st_size > 10_000
         state = httpx.get(url + "/api/state", timeout=2.0).json()
         assert any(state["agents"][a]["notes"] for a in ("drums", "bass", "harmony"))
+        heard, form = state["heard"], state["form"]    # what is heard, and the form
+        assert {"chord", "confidence", "bpm", "beats", "beat_in_bar"} <= set(heard)
+        assert {"bar", "bars", "current", "prediction", "next", "sections"} <= set(form)
+        assert heard["chord"] is None or isinstance(heard["chord"], str)
+        assert isinstance(form["bars"], list) and isinstance(heard["beats"], list)
     finally:
         band.send_signal(signal.SIGINT)
         output, _ = band.communicate(timeout=30)

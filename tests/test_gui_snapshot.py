@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from performia.events.snapshot import (
@@ -252,3 +253,158 @@ def test_concurrent_reader_never_sees_a_torn_state(name: str) -> None:
     assert distinct >= 10                      # the reader really saw the writer move
     assert reader is not None and reader.exitcode == 0 and writer.exitcode == 0
     assert not shm_path(name).exists()
+
+
+# --- what compose() publishes of the heard music and the form (in-process) ---
+
+FORM = ["G:maj", "E:min", "C:maj", "D:maj"]
+
+
+def _band(bars_ago: float, bpm: float = 120.0) -> tuple[Any, Any, Any]:
+    """A band loop whose clock started `bars_ago` bars ago, its state book fed with a
+    guitarist playing FORM bar by bar (each chord heard 0.3 s after its downbeat)."""
+    from performia.conductor.band_loop import BandLoop
+    from performia.state.book import StateBook
+    from performia.state.context import HarmonicContext
+    from performia.theory import Chord
+    from performia.timing.clock import OfflineClock
+    from performia.timing.tempo import TempoMap
+
+    tempo = TempoMap(bpm=bpm, t0=time.time() - bars_ago * 4 * 60.0 / bpm, beats_per_bar=4)
+    harmony = HarmonicContext.from_labels("G:maj", FORM)
+    book = StateBook(harmony.key, beat_at=tempo.beat_at, beats_per_bar=4, bpm=bpm)
+    loop = BandLoop(agents=[], writers={}, clock=OfflineClock(tempo), harmony=harmony,
+                    book=book)
+    for bar in range(int(bars_ago) + 1):
+        book.start_bar(bar, tempo.time_at(bar * 4))
+        chord = Chord.parse(FORM[bar % len(FORM)])
+        book.hear_chord(chord, tempo.time_at(bar * 4) + 0.3)
+        harmony.heard_chord = chord
+    return loop, tempo, book
+
+
+def _follower(loop: Any) -> Any:
+    from performia.listen.follower import Follower
+
+    return Follower(loop.harmony, loop.listening,
+                    bar_at=lambda t: loop.clock.tempo.beat_at(t) / 4)
+
+
+def test_compose_publishes_the_form_heard_and_the_prediction() -> None:
+    from performia.conductor.state import compose
+    from performia.events.snapshot import encode_state
+
+    loop, _tempo, _book = _band(8.5)           # 8 bars heard, half of bar 9 (index 8)
+    state = compose(loop, None, None, 3.0)
+    form = state["form"]
+    assert form["bar"] == 9 == state["transport"]["bar"]
+    assert [b["bar"] for b in form["bars"]] == list(range(1, 9))
+    assert [b["chords"] for b in form["bars"][:2]] == [[{"beat": 1, "chord": "G:maj"}],
+                                                       [{"beat": 1, "chord": "E:min"}]]
+    assert form["current"] == [{"beat": 1, "chord": "G:maj"}]
+    assert form["prediction"]["bar"] == 9 and form["prediction"]["chord"] == "G:maj"
+    assert form["next"]["bar"] == 10 and form["next"]["chord"] == "E:min"
+    assert form["next"]["chords"] == [{"beat": 1, "chord": "E:min"}]
+    assert 0.6 <= form["next"]["confidence"] <= 1.0
+    assert form["length"] == 4 and form["sections"] == "AA" and form["position"] == 1
+    assert 0.5 <= form["strength"] <= 1.0
+    heard = state["heard"]                     # no ears: the chord heard last, nothing else
+    assert heard["chord"] == "G:maj"           # the chord the context heard last
+    assert heard["quality"] == "maj" and heard["confidence"] is None
+    assert heard["bpm"] is None and heard["beats"] == [] and heard["beat_in_bar"] is None
+    json.loads(encode_state(state, 1, time.time()))
+
+
+def test_compose_keeps_only_the_last_bars() -> None:
+    from performia.conductor.state import FORM_BARS, compose
+
+    loop, _tempo, _book = _band(40.2)
+    form = compose(loop, None, None, 3.0)["form"]
+    assert len(form["bars"]) == FORM_BARS
+    assert form["bars"][-1]["bar"] == 40 and form["bar"] == 41
+
+
+def test_compose_before_anything_is_heard() -> None:
+    from performia.conductor.band_loop import BandLoop
+    from performia.conductor.state import compose
+    from performia.state.book import StateBook
+    from performia.state.context import HarmonicContext
+    from performia.timing.clock import OfflineClock
+    from performia.timing.tempo import TempoMap
+
+    tempo = TempoMap(bpm=100.0, t0=time.time() + 2.0)
+    harmony = HarmonicContext.from_labels("C:maj", ["C:maj"])
+    for book in (None, StateBook(harmony.key, beat_at=tempo.beat_at, bpm=100.0)):
+        loop = BandLoop(agents=[], writers={}, clock=OfflineClock(tempo), harmony=harmony,
+                        book=book)
+        state = compose(loop, None, None, 3.0)
+        assert state["form"] == {"bar": None, "bars": [], "current": [], "prediction": None,
+                                 "next": None, "length": None, "strength": None,
+                                 "sections": None, "position": None}
+        heard = state["heard"]
+        assert heard["chord"] is None and heard["bpm"] is None   # the band's tempo is not heard
+        json.dumps(state, allow_nan=False)
+
+
+def test_compose_reads_the_real_follower() -> None:
+    """The attribute names compose() reads exist on today's follower; what it cannot know
+    yet (the beat tracker's tempo and beats) is None, not an error."""
+    from types import SimpleNamespace
+
+    from performia.conductor.state import compose
+
+    loop, _tempo, _book = _band(2.5)
+    follower = _follower(loop)
+    ears = SimpleNamespace(follower=follower, onsets=[], answered=0)
+    heard = compose(loop, None, None, 3.0, ears)["heard"]
+    assert heard["chord"] == "C:maj"           # the recogniser has not started: the context's
+    assert heard["bpm"] is None and heard["beat_time"] is None and heard["beats"] == []
+    silence = SimpleNamespace(treble=np.zeros(12), bass=np.zeros(12))
+    follower.chords.update(silence, False)      # a silent frame: no chord
+    heard = compose(loop, None, None, 3.0, ears)["heard"]
+    assert heard["chord"] == "N" and heard["quality"] is None
+    assert 0.0 <= heard["confidence"] <= 1.0
+
+
+def test_compose_reads_the_rhythm_when_it_is_there() -> None:
+    from types import SimpleNamespace
+
+    from performia.conductor.state import HEARD_BEATS, compose
+    from performia.theory import Chord
+
+    loop, _tempo, _book = _band(2.5)
+    now = time.time()
+    spb = 60.0 / 96.0
+    beats = [now - 8.0 + i * spb for i in range(20)]
+    beats = [t for t in beats if t <= now]
+    downbeats = [beats[-7], beats[-3]]          # the last beat is the bar's third
+    rhythm = SimpleNamespace(bpm=96.0, beats=beats, downbeats=downbeats, confidence=0.8)
+    chords = SimpleNamespace(current=Chord.parse("E:min7"), started=True, confidence=0.91)
+    ears = SimpleNamespace(follower=SimpleNamespace(chords=chords, rhythm=rhythm,
+                                                    keys=SimpleNamespace(confidence=0.7)),
+                           onsets=[], answered=3)
+    state = compose(loop, None, None, 3.0, ears)
+    heard = state["heard"]
+    assert heard["chord"] == "E:min7" and heard["quality"] == "min7"
+    assert heard["confidence"] == 0.91 and heard["key_confidence"] == 0.7
+    assert heard["bpm"] == 96.0 and heard["bpm_confidence"] == 0.8
+    assert state["transport"]["bpm"] == 120.0             # the band's, beside the guitarist's
+    assert heard["beats"] == [round(t, 4) for t in beats[-HEARD_BEATS:]]
+    assert heard["beat_time"] == round(beats[-1], 4)
+    assert heard["beat_in_bar"] == 3
+    rhythm.downbeats = [beats[-5]]             # no downbeat told for a while: counted on
+    assert compose(loop, None, None, 3.0, ears)["heard"]["beat_in_bar"] == 1
+    rhythm.downbeats = [beats[-12]]            # none for over two bars: the place is unknown
+    assert compose(loop, None, None, 3.0, ears)["heard"]["beat_in_bar"] is None
+    assert heard["beats_per_bar"] == 4
+    # a rhythm with no confidence, no downbeats, a NaN tempo: None where it knows nothing
+    ears.follower.rhythm = SimpleNamespace(bpm=float("nan"), beats=tuple(beats))
+    heard = compose(loop, None, None, 3.0, ears)["heard"]
+    assert heard["bpm"] is None and heard["bpm_confidence"] is None
+    assert heard["beat_in_bar"] is None and heard["beat_time"] == round(beats[-1], 4)
+    # no rhythm at all, but the book heard a tempo: that one
+    del ears.follower.rhythm
+    loop.book.hear_tempo(101.5, 0.6, now)
+    heard = compose(loop, None, None, 3.0, ears)["heard"]
+    assert heard["bpm"] == 101.5 and heard["bpm_confidence"] == 0.6
+    assert heard["beats"] == []

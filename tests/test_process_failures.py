@@ -1,6 +1,8 @@
 """Process failures, with real processes (`python -m performia --realtime` on this run's own
 JACK server and ports): a GUI killed again and again, a GUI whose port another program holds,
-supernova killed during `--record`, and the manager itself killed during `--record`.
+supernova killed during `--record` when it may not be restarted, and the manager itself
+killed during `--record` (restarts of the conductor, transport and supernova, and the fuzz of
+both ports: tests/test_restarts.py).
 The figures these measure are in docs/RELIABILITY.md ("Process failures")."""
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ class Band:
     """A manager started as a user starts it, its output in a file we can read meanwhile."""
 
     def __init__(self, tmp_path: Path, jack_name: str, *args: str, gui_backoff: float = 30.0,
-                 gui: bool = False, gui_port: int | None = None) -> None:
+                 gui: bool = False, gui_port: int | None = None, max_restarts: int = 5) -> None:
         config = make_config(jack_name)
-        config = replace(config, "supervision", gui_max_backoff=gui_backoff)
+        config = replace(config, "supervision", gui_max_backoff=gui_backoff,
+                         max_restarts=max_restarts)
         if gui_port is not None:
             config = replace(config, "gui", port=gui_port)
         self.config = config
@@ -165,10 +168,13 @@ def test_a_taken_gui_port_is_reported_once_and_the_band_plays(tmp_path: Path) ->
     assert min(_loud_every_second(audio, 1.0, audio.shape[0] / rate)) > 0.05
 
 
-def test_supernova_killed_during_a_recording_leaves_it_whole_and_stops_at_once(
+def test_supernova_killed_beyond_its_budget_leaves_the_recording_whole_and_stops_at_once(
         tmp_path: Path) -> None:
+    """With no restart allowed ([supervision] max_restarts = 0) a supernova crash ends the
+    show at once (the restart itself: tests/test_restarts.py)."""
     out, stems = tmp_path / "sn-kill.wav", tmp_path / "sn-kill-stems.wav"
-    band = Band(tmp_path, RUN_ID + "snk", "--record", str(out), "--stems", str(stems))
+    band = Band(tmp_path, RUN_ID + "snk", "--record", str(out), "--stems", str(stems),
+                max_restarts=0)
     try:
         start = band.wait_playing()
         time.sleep(4.0)
@@ -189,6 +195,7 @@ def test_supernova_killed_during_a_recording_leaves_it_whole_and_stops_at_once(
     assert exit_after < 1.0, output[-3000:]
     died = [line for line in output.splitlines() if "died (killed by SIGKILL)" in line]
     assert len(died) == 1 and f"supernova (pid {supernova})" in died[0]
+    assert "the band stops ([supervision] max_restarts = 0" in died[0]
     assert "Traceback" not in output.split(died[0])[1], output[-5000:]   # a quiet end
     expected = killed_at - start
     for path, channels in ((out, 2), (stems, 15)):

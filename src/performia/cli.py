@@ -1,4 +1,5 @@
-"""Command line: `performia [--realtime] ...` plays; `doctor`, `build` are subcommands."""
+"""Command line: `performia [--realtime] ...` plays; `doctor`, `build`, `render` are
+subcommands."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="performia",
         description="A live band that plays with a guitarist, on SuperCollider's supernova. "
                     "Subcommands: 'performia doctor' (what is missing and how to fix it), "
-                    "'performia build' (compile the SynthDefs).")
+                    "'performia build' (compile the SynthDefs), 'performia render' (the band "
+                    "along with a take, to a WAV, faster than real time).")
     p.add_argument("--realtime", action="store_true",
                    help="play live on the server (the default mode)")
     p.add_argument("--config", type=Path, help="config file (default config/performia.toml)")
@@ -37,6 +39,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="key, e.g. E:min or G:maj (overrides the config)")
     p.add_argument("--style", choices=STYLES, help="style preset (overrides the config)")
     p.add_argument("--seed", type=int, help="random seed: the same seed plays the same notes")
+    p.add_argument("--session", type=Path, metavar="FILE",
+                   help="restore this session file at start and save it on exit "
+                        "(docs/OSC_API.md)")
     p.add_argument("--no-gui", action="store_true", help="do not start the browser view")
     p.add_argument("-v", "--verbose", action="store_true", help="log everything")
     return p
@@ -61,6 +66,8 @@ def _configure(args: argparse.Namespace) -> Config:
     timing = {k: v for k, v in (("tempo", args.tempo),) if v is not None}
     band = {k: v for k, v in (("key", args.key), ("style", args.style), ("seed", args.seed))
             if v is not None}
+    if args.session is not None:
+        band["session"] = str(args.session.resolve())
     if timing:
         config = replace(config, "timing", **timing)
     if band:
@@ -86,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main(args_list[1:])
     if args_list[:1] == ["build"]:
         return _build(args_list[1:])
+    if args_list[:1] == ["send"]:
+        from performia.control.send import main as send_main
+        return send_main(args_list[1:])
+    if args_list[:1] == ["render"]:
+        from performia.render.command import main as render_main
+        return render_main(args_list[1:])
     args = _run_parser().parse_args(args_list)
     try:
         duration = _duration(args.duration)

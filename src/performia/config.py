@@ -7,6 +7,7 @@ Every key is optional. An unknown key, a wrong type or an out-of-range value rai
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,14 @@ class BandConfig:
     progression: tuple[str, ...] = ("E:min", "C:maj", "G:maj", "D:maj")
     seed: int = field(default=1, metadata=_range(0, 2**31 - 1))
     answer_accents: bool = True     # a strong guitar accent gets an immediate hit
+    # live coding (docs/LIVE_CODING.md): a folder of agent files ("" = off; relative to the
+    # current directory), each step's CPU budget, and how long a bar may take before the
+    # agents' process is restarted without the file that hung
+    agents_dir: str = ""
+    step_budget_ms: float = field(default=1.0, metadata=_range(0.05, 100.0))
+    agent_timeout: float = field(default=1.0, metadata=_range(0.1, 10.0))
+    # a session file (docs/OSC_API.md): restored at start, saved on exit ("" = none)
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,10 @@ class OscConfig:
     timetag_horizon: float = field(default=30.0, metadata=_range(0.1, 3600.0))
     # datagrams per second per sender on the event and control ports; beyond: refused, counted
     rate_limit: int = field(default=2000, metadata=_range(1, 1_000_000))
+    # the control port: a shared secret senders must give (/performia/auth), and the
+    # addresses or networks allowed to send ("192.168.1.0/24"); empty = no check
+    control_secret: str = ""
+    control_allow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,12 @@ class Config:
     supervision: SupervisionConfig = SupervisionConfig()
 
     def __post_init__(self) -> None:
+        for entry in self.osc.control_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(f"[osc] control_allow: {entry!r} is not an IP address or "
+                                  "network (e.g. \"127.0.0.1\", \"192.168.1.0/24\")") from None
         if self.jack.period % self.server.block_size:
             raise ConfigError(
                 f"[server] block_size = {self.server.block_size}: must divide "

@@ -9,14 +9,19 @@ recordings whose header the server never finished, which the next start repairs
 (server/recordings.py).
 
 Supervision: the conductor and the transport are restarted when they die, each within its
-own budget ([supervision] max_restarts in restart_window seconds); the GUI, which the music
-does not need, is retried forever with a growing wait, and its failures are logged at most
-once a minute. If supernova dies, the band stops at once: one line, the recordings repaired,
-exit status 1.
+own budget ([supervision] max_restarts in restart_window seconds); a restarted conductor
+carries on with the mode, progression, key and tempo of the state snapshot the dead one was
+publishing. The GUI, which the music does not need, is retried forever with a growing wait,
+and its failures are logged at most once a minute. If supernova dies, it is restarted
+within the same kind of budget (`_restart_server`): same options and port, SynthDefs, tree,
+the guitar's analysis (the take carries on where it would be), a new part of each recording
+(`out.part2.wav` ...); the conductor registers with the new server and the band sounds again
+from the next block boundary it can make. If it cannot be restarted: one line, exit 1.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -25,24 +30,27 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from performia.conductor.control import ControlSender
 from performia.config import Config
 from performia.events.health import HealthWriter
 from performia.events.ring import create_ring, make_doorbell
-from performia.events.snapshot import StateWriter
+from performia.events.snapshot import StateReader, StateWriter
 from performia.listen.pedal import PedalInput
-from performia.listen.rehearsal import read_take
-from performia.plan import ANSWER_RING, PerformancePlan, RingSpec
+from performia.listen.rehearsal import TakeError, TakeInfo, read_take
+from performia.plan import ANSWER_RING, PerformancePlan, RingSpec, resume_from_snapshot
 from performia.processes import (
     EXIT_PORT_TAKEN,
     Backoff,
     Child,
     RestartBudget,
+    catches_signal,
     describe_exit,
     realtime_child_env,
     spawn,
@@ -52,11 +60,11 @@ from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
 from performia.server.jack import find_alsa_card
 from performia.server.osc import OscClient, OscTimeoutError
-from performia.server.process import ServerLog
+from performia.server.process import ServerError, ServerLog
 from performia.server.recorder import Recorder
 from performia.server.recordings import RecordingJournal, repair_left_over
 from performia.server.session import ServerSession
-from performia.server.tree import ADD_TO_HEAD, INPUT
+from performia.server.tree import ADD_TO_HEAD, INPUT, add_instruments, check_tree, query_tree
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +81,8 @@ SUPERVISE_PERIOD = 0.05    # seconds between looks at the children (a death is s
 PATCH_PERIOD = 1.0         # seconds between header patches of the recordings in progress
 GUI_REPORT_PERIOD = 60.0   # the GUI's failures are logged at most this often
 STOP_GRACE = 0.2           # seconds a child has to end once supernova has died
+RESUME_LEAD = 0.05         # seconds from a restarted server's tree to the band's return
+TREE_CHECK_TIMEOUT = 1.0   # seconds after that for the instruments' groups to be there
 EXIT_FAILED = 1            # a child died beyond its budget, or supernova died
 
 
@@ -85,6 +95,20 @@ class RunOptions:
     input: Path | None = None
     gui: bool = True
     extra_rings: tuple[str, ...] = ()   # rings for agents outside the band (benchmarks)
+
+
+@dataclass(frozen=True)
+class Take:
+    """The take played as the guitar (none with a live input)."""
+
+    path: Path
+    info: TakeInfo
+    loop: bool                          # the rehearsal take loops; an --input plays once
+
+
+def part_path(path: Path, part: int) -> Path:
+    """The file of a recording's `part` (1: the path itself; then out.part2.wav ...)."""
+    return path if part == 1 else path.with_name(f"{path.stem}.part{part}{path.suffix}")
 
 
 @dataclass
@@ -110,6 +134,8 @@ class Manager:
     health: HealthWriter | None = None
     pedal: PedalInput | None = None
     control: ControlSender | None = None
+    take: Take | None = None
+    server_life: int = 1                # 2 after the first restart of supernova ...
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
@@ -139,16 +165,7 @@ class Manager:
             self.options.events.parent.mkdir(parents=True, exist_ok=True)
             self.options.events.write_text("")     # both writers append to it
         self._start_input(client, start_time)
-        recordings = [(self.options.record, False), (self.options.stems, True)]
-        for path, stems in recordings:
-            if path is None:
-                continue
-            number = RECORDER_NODE + len(self.recorders)
-            recorder = Recorder(client, number, number, stems=stems)
-            self.journal.add(path)          # written down before the server opens it
-            # a quarter sample late: the recorder's block is the one starting at start_time
-            recorder.start(path, at=start_time + 0.25 / self.config.server.sample_rate)
-            self.recorders.append(recorder)
+        self._start_recordings(client, start_time)
         self._spawn("transport")
         self._spawn("conductor")
         self._start_pedal()
@@ -168,29 +185,91 @@ class Manager:
         midi = self.config.midi
         if not midi.port:
             return                                 # no pedal configured
-        self.control = ControlSender(self.config.osc.host, self.config.osc.control_port)
+        self.control = ControlSender(self.config.osc.host, self.config.osc.control_port,
+                                     secret=self.config.osc.control_secret)
         self.pedal = PedalInput(midi, self.control.set_mode)
         self.pedal.start()
+
+    def _start_recordings(self, client: OscClient, at: float) -> None:
+        """A recorder per --record/--stems file (its part for this server's life), starting
+        in the block that starts at `at`."""
+        for path, stems in ((self.options.record, False), (self.options.stems, True)):
+            if path is None:
+                continue
+            number = RECORDER_NODE + len(self.recorders)
+            recorder = Recorder(client, number, number, stems=stems)
+            part = part_path(path, self.server_life)
+            self.journal.add(part)          # written down before the server opens it
+            # a quarter sample late: the recorder's block is the one starting at `at`
+            recorder.start(part, at=at + 0.25 / self.config.server.sample_rate)
+            self.recorders.append(recorder)
+            if self.server_life > 1 and self.plan is not None:
+                log.info("recording part %d of %s: %s, its t = 0 is t = %.4f s of the song",
+                         self.server_life, path, part, at - self.plan.start_time)
 
     def _start_input(self, client: OscClient, start_time: float) -> None:
         """The guitar: the interface's input, or a take played from t = 0 (--input, or the
         rehearsal take when there is no audio interface)."""
-        take = self.options.input
-        if take is None and find_alsa_card(self.config.jack.device) is None:
-            take = rehearsal_take(self.config)
-            log.info("no audio interface: the band plays with the rehearsal take %s", take)
+        path = self.options.input
+        if path is None and find_alsa_card(self.config.jack.device) is None:
+            path = rehearsal_take(self.config)
+            log.info("no audio interface: the band plays with the rehearsal take %s", path)
         self.baseline_synths += 1          # the listener stays until the end
-        if take is None:
+        if path is None:
             client.send("/s_new", "listen_live", INPUT_NODE, ADD_TO_HEAD, INPUT)
             return
-        info = read_take(take)
-        client.request("/b_allocRead", INPUT_BUFFER, str(Path(take).resolve()),
+        self.take = Take(Path(path).resolve(), read_take(path), loop=self.options.input is None)
+        client.request("/b_allocRead", INPUT_BUFFER, str(self.take.path),
                        match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER])
-        synthdef = "listen_take" if info.channels == 1 else "listen_take2"
-        loop = 1 if self.options.input is None else 0
-        client.send_bundle(start_time + 0.25 / self.config.server.sample_rate, [
+        self._play_take(client, start_time)
+
+    def _play_take(self, client: OscClient, at: float) -> None:
+        if self.take is None:
+            return
+        synthdef = "listen_take" if self.take.info.channels == 1 else "listen_take2"
+        client.send_bundle(at + 0.25 / self.config.server.sample_rate, [
             ("/s_new", [synthdef, INPUT_NODE, ADD_TO_HEAD, INPUT, "buf", INPUT_BUFFER,
-                        "loop", loop])])
+                        "loop", int(self.take.loop)])])
+
+    def _resume_input(self, client: OscClient, grid_at: Callable[[float], float]) -> bool:
+        """The guitar again on a restarted server: the live input, or the take from where it
+        would be now (the rehearsal take's buffer rotated so that it still loops on the
+        song's bars). False when there is nothing to listen to (an --input that ended)."""
+        take = self.take
+        if take is None:
+            client.send("/s_new", "listen_live", INPUT_NODE, ADD_TO_HEAD, INPUT)
+            return True
+        if self.plan is None:
+            return False
+        frames, rate = take.info.frames, take.info.sample_rate
+        # reading the rest of the file takes time: start the take after it (~100 MB/s)
+        at = grid_at(time.time() + 0.05 + frames * take.info.channels * 4 / 100e6)
+        offset = max(round((at - self.plan.start_time) * rate), 0)
+        if take.loop:
+            offset %= frames
+        elif offset >= frames:
+            log.info("the take %s had ended: nothing to listen to after the restart",
+                     take.path)
+            return False
+        path = str(take.path)
+        done = lambda a: a[:2] == ["/b_read", INPUT_BUFFER]  # noqa: E731
+        if take.loop:
+            client.request("/b_alloc", INPUT_BUFFER, frames, take.info.channels,
+                           match=lambda a: a[:2] == ["/b_alloc", INPUT_BUFFER])
+            client.request("/b_read", INPUT_BUFFER, path, offset, frames - offset, 0, 0,
+                           match=done)
+            if offset:
+                client.request("/b_read", INPUT_BUFFER, path, 0, offset, frames - offset, 0,
+                               match=done)
+        else:
+            client.request("/b_allocRead", INPUT_BUFFER, path, offset, 0,
+                           match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER])
+        late = time.time() - at
+        if late > 0:
+            log.warning("the take comes back %.0f ms behind the band (reading it took "
+                        "longer than expected)", late * 1000)
+        self._play_take(client, at)
+        return True
 
     def ring(self, agent: str) -> RingSpec:
         """The ring of `agent` (e.g. one of `extra_rings`, for a writer of your own)."""
@@ -221,17 +300,18 @@ class Manager:
             specs.append(RingSpec(agent, name, doorbell))
         return tuple(specs)
 
-    def _spawn(self, name: str) -> None:
-        if self.plan is None:
+    def _spawn(self, name: str, plan: PerformancePlan | None = None) -> None:
+        plan = plan or self.plan
+        if plan is None:
             raise RuntimeError("no performance plan")
         if name == "gui":
             gui = self.config.gui
-            command = [sys.executable, "-m", "performia.gui", "--state", self.plan.state_name,
+            command = [sys.executable, "-m", "performia.gui", "--state", plan.state_name,
                        "--host", gui.host, "--port", str(gui.port), "--fps", str(gui.fps)]
             on_line = self.gui_keeper.output if self.gui_keeper is not None else None
             self.children[name] = spawn(name, command, on_line=on_line)
             return      # the GUI logs its address once it listens on it
-        command = [sys.executable, "-m", f"performia.{name}", self.plan.to_json()]
+        command = [sys.executable, "-m", f"performia.{name}", plan.to_json()]
         self.children[name] = spawn(name, command, pass_fds=self.doorbells,
                                     env=realtime_child_env())
 
@@ -247,8 +327,9 @@ class Manager:
                 log.info("duration reached")
                 return 0
             if self._server_gone():
-                self._report_server_death()
-                return EXIT_FAILED
+                if not self._restart_server(now):
+                    return EXIT_FAILED
+                continue
             if not self._check_children(now):
                 return EXIT_FAILED
             if self.gui_keeper is not None:
@@ -274,15 +355,116 @@ class Manager:
         self.server_died = True
         return True
 
-    def _report_server_death(self) -> None:
-        supernova = self.session.supernova if self.session is not None else None
-        if supernova is None or supernova.child is None:
-            return
+    def _restart_server(self, now: float) -> bool:
+        """supernova died: start it again, within its budget, and bring the band back on it.
+        False (after one line) when it cannot be done: the show ends."""
+        session = self.session
+        supernova = session.supernova if session is not None else None
+        if session is None or supernova is None or supernova.child is None:
+            return False
+        supervision = self.config.supervision
+        budget = self.restarts.setdefault(
+            "supernova", RestartBudget(supervision.max_restarts, supervision.restart_window))
         last = " | ".join(line for line in supernova.log.tail[-3:] if line.strip())
-        log.error("supernova (pid %d) died (%s): the band stops; the recordings keep "
-                  "everything written so far%s", supernova.child.pid,
-                  describe_exit(supernova.child.process.returncode),
-                  f". Its last output: {last}" if last else "")
+        said = (f"supernova (pid {supernova.child.pid}) died "
+                f"({describe_exit(supernova.child.process.returncode)})")
+        output = f". Its last output: {last}" if last else ""
+        if not budget.take(now):
+            log.error("%s for the %s time within %.0f s: the band stops ([supervision] "
+                      "max_restarts = %d, restart_window = %.0f); the recordings keep "
+                      "everything written so far%s", said, _ordinal(len(budget.times) + 1),
+                      supervision.restart_window, supervision.max_restarts,
+                      supervision.restart_window, output)
+            return False
+        log.error("%s: restarting it (%d of %d within %.0f s); the recordings keep everything "
+                  "written so far%s", said, len(budget.times), supervision.max_restarts,
+                  supervision.restart_window, output)
+        began = time.monotonic()
+        closed = [r.path for r in self.recorders if r.path is not None]
+        self.recorders.clear()
+        server_log = supernova.log
+        server_log.restarting = True
+        server_log.refused_while_restarting = 0
+        try:
+            at = self._bring_back(session, closed)
+        except (ServerError, OscTimeoutError, synthdefs.SynthDefError, TakeError,
+                OSError) as error:
+            log.error("supernova could not be restarted: %s. The band stops.", error)
+            return False
+        finally:
+            server_log.restarting = False
+        self.server_died = False
+        self._renotify_conductor()
+        new = session.supernova.pid if session.supernova is not None else None
+        log.info("supernova restarted (pid %s, booted in %.2f s) %.2f s after its death was "
+                 "seen; the band plays again from t = %.3f s of the song", new,
+                 session.boot_seconds, time.monotonic() - began,
+                 at - (self.plan.start_time if self.plan is not None else 0.0))
+        if server_log.refused_while_restarting:
+            log.info("%d notes sent while the server was starting again were refused by it",
+                     server_log.refused_while_restarting)
+        return True
+
+    def _bring_back(self, session: ServerSession, closed: list[Path]) -> float:
+        """A new supernova with the tree, recordings (new parts; `closed`, the parts the
+        dead server wrote, are repaired while it boots), the guitar and, at the next block
+        boundary RESUME_LEAD ahead, the instruments: the time the band is back."""
+        client = session.restart(
+            meanwhile=lambda: self.journal.close_files(closed, "its server died"))
+        self.baseline_synths = session.status().synths           # the master
+        rate, block = self.config.server.sample_rate, self.config.server.block_size
+        try:
+            grid = measure_block_grid(client, rate, block, lead=0.01)
+            grid_at = grid.next_boundary
+        except OscTimeoutError as error:
+            log.warning("%s: the recording parts may start up to one block off", error)
+
+            def grid_at(after: float) -> float:
+                return after
+        at = grid_at(time.time() + RESUME_LEAD)
+        self.server_life += 1
+        self._start_recordings(client, at)
+        add_instruments(client, at - 0.5 / rate)          # the band's notes sound from `at`
+        if self._resume_input(client, grid_at):
+            self.baseline_synths += 1
+        # the groups exist once the server's clock has passed `at` (after a restart it may
+        # be a little behind the system clock): look until they are there
+        deadline = at + TREE_CHECK_TIMEOUT
+        while True:
+            time.sleep(max(at - time.time(), 0.01))
+            problems = check_tree(query_tree(client))
+            if not problems:
+                return at
+            if time.time() > deadline:
+                raise ServerError("the restarted server's node tree is wrong: "
+                                  + "; ".join(problems))
+
+    def _renotify_conductor(self) -> None:
+        """The conductor's server socket must register with the new server (/notify) for the
+        analysis replies: SIGUSR1 asks it to, once it has its handler (a conductor still
+        starting registers by itself)."""
+        child = self.children.get("conductor")
+        if child is None or not child.alive():
+            return
+        if catches_signal(child.pid, signal.SIGUSR1):
+            os.kill(child.pid, signal.SIGUSR1)
+        else:
+            log.info("the conductor is starting: it registers with the new server itself")
+
+    def _conductor_resume(self) -> dict[str, Any]:
+        """What a new conductor carries on with: the dead one's last state snapshot."""
+        if self.state is None or self.plan is None:
+            return {}
+        try:
+            reader = StateReader(self.state.name)
+        except (OSError, ValueError) as error:
+            log.warning("cannot read the state snapshot (%s): the conductor starts over", error)
+            return {}
+        try:
+            published = reader.read()
+        finally:
+            reader.close()
+        return {} if published is None else resume_from_snapshot(published[1], self.plan)
 
     def _check_children(self, now: float) -> bool:
         """Restart a conductor or transport that died, within its own budget; False when
@@ -304,6 +486,13 @@ class Manager:
                 return False
             log.error("%s died (%s): restarting it (%d of %d within %.0f s)", name, how,
                       len(budget.times), supervision.max_restarts, supervision.restart_window)
+            if name == "conductor" and self.plan is not None:
+                resume = self._conductor_resume()
+                if resume:
+                    log.info("the conductor carries on in %s mode, %s, %s", resume.get("mode"),
+                             resume.get("key"), " ".join(resume.get("progression", ())))
+                self._spawn(name, dataclasses.replace(self.plan, resume=resume))
+                continue
             self._spawn(name)
         return True
 

@@ -241,3 +241,16 @@ def realtime_permitted() -> bool:
         return True
     soft, _hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
     return soft == resource.RLIM_INFINITY or soft > 0
+
+
+def catches_signal(pid: int, sig: signal.Signals) -> bool:
+    """Whether process `pid` has a handler for `sig` now (its SigCgt mask in /proc): a
+    signal whose default is to terminate is sent only to a process that handles it."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (int(sig) - 1) & 1)
+    except (OSError, ValueError):
+        return False
+    return False

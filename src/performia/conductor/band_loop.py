@@ -60,6 +60,9 @@ class BandLoop:
     dropped: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     decision: ChordDecision | None = None   # the chord decided at the last step
+    # runs at the top of every step, before anything is decided (control/band.py applies
+    # the control changes due at this step there)
+    before_step: Callable[[float], None] | None = None
 
     def start(self, first_beat: float = 0.0) -> None:
         """Start at `first_beat`, or, if this process came up too late for it, at the first
@@ -81,6 +84,12 @@ class BandLoop:
 
     def play_step(self, beat: float, _time: float) -> None:
         self.clock.schedule(beat + STEP_BEATS, self.play_step)
+        if self.before_step is not None:
+            try:
+                self.before_step(beat)
+            except Exception:
+                log.exception("the control changes at beat %.2f failed: the band plays on",
+                              beat)
         tempo = self.clock.tempo
         decision = self.decide(beat, tempo)
         self.decision = decision
@@ -98,6 +107,14 @@ class BandLoop:
                 continue
             self.emit(agent.name, events)
         self.prepare_bar(beat + STEP_BEATS, tempo)
+
+    def change_tempo(self, bpm: float, at_beat: float) -> None:
+        """Play `bpm` from `at_beat` on: the one tempo map is re-anchored there
+        (time = t0 + (beat − b0)·60/bpm with t0 = the old map's time of `at_beat`), so no
+        beat before it moves and nothing jumps. Call it on the band loop's thread, at a step
+        (at_beat = the step's beat) before the step decides its notes."""
+        if bpm != self.clock.tempo.bpm:
+            self.clock.set_tempo(bpm, at_beat)
 
     def decide(self, beat: float, tempo: TempoMap) -> ChordDecision:
         """The band's one chord for the step at `beat`."""

@@ -56,6 +56,9 @@ class Ears:
                                  on_event=self._on_event)
         self.onsets: list[float] = []
         self.dropped_readings = 0
+        self.heard_readings = 0
+        self.cpu_seconds = 0.0              # CPU time of the ears' thread (time.thread_time)
+        self._started = time.monotonic()
         self._readings: queue.SimpleQueue[tuple[str, list[Any], float] | None] = \
             queue.SimpleQueue()
         self._worker = threading.Thread(target=self._hear, name="ears", daemon=True)
@@ -66,9 +69,14 @@ class Ears:
         server.on("/accent", self._on_accent)
 
     def close(self) -> None:
-        """Stop the ears' thread (after the readings already queued)."""
+        """Stop the ears' thread (after the readings already queued) and say what it cost."""
         self._readings.put(None)
         self._worker.join(timeout=2.0)
+        seconds = time.monotonic() - self._started
+        if seconds > 0:
+            log.info("the ears: %d readings, %.2f s of CPU in %.1f s (%.1f %% of one core), "
+                     "%d dropped", self.heard_readings, self.cpu_seconds, seconds,
+                     100.0 * self.cpu_seconds / seconds, self.dropped_readings)
 
     def set_mode(self, mode: str) -> None:
         self.follower.set_mode(mode, time.time())
@@ -108,6 +116,8 @@ class Ears:
             # follow the heard chord while the guitar plays; when it stops, the progression
             self.harmony.following = (self.listening.mode in FOLLOWING_MODES
                                       and self.listening.playing)
+            self.heard_readings += 1
+            self.cpu_seconds = time.thread_time()
 
     def _on_event(self, event: dict[str, Any]) -> None:
         if event.get("kind") == "onset":

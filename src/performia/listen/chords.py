@@ -5,9 +5,10 @@ melody). Each frame scores every chord against the treble chroma (cosine with th
 tones) and the bass chroma (the share of the low notes on the root, and on any chord tone:
 inversions are allowed, a root in the bass is preferred); "no chord" has a fixed score, and
 wins when the notes heard do not make a chord (one note at a time) or the guitar is silent.
-The scores become likelihoods softened for the frames' overlap (a 16,384-sample window every
-4,096 samples sees each note four times), and the forward filter (causal: no smoothing over
-the future) carries the belief from frame to frame with a high probability of staying.
+The scores become likelihoods (exp(sharpness · score): soft, as a 16,384-sample window every
+4,096 samples sees each note in four frames, which are not independent evidence), and the
+forward filter (causal: no smoothing over the future) carries the belief from frame to frame
+with a high probability of staying.
 
     update(time, frame, gate_open) -> the chord when the decision changes, else None
     current, confidence
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from performia.listen.chroma import NoteFrame
-from performia.theory import Chord
+from performia.theory import Chord, Key
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -31,14 +32,14 @@ NO_CHORD = "N"
 
 @dataclass(frozen=True)
 class ChordSettings:
-    sharpness: float = 14.0         # log-likelihood per unit of score, before the overlap
-    overlap: float = 4.0            # frames that share each sample (window / hop)
-    stay: float = 0.93              # probability of keeping the chord from one frame to the next
+    sharpness: float = 9.0          # log-likelihood per unit of score, per frame
+    stay: float = 0.9               # probability of keeping the chord from one frame to the next
     bass_root: float = 0.25         # score × the bass chroma's share on the root
     bass_tone: float = 0.10         # score × its share on any chord tone
-    seventh_cost: float = 0.02      # plain triads preferred when the evidence is even
-    major_seventh_cost: float = 0.05  # more for maj7: the major third's fifth (its 3rd
+    seventh_cost: float = 0.0       # plain triads preferred when the evidence is even
+    major_seventh_cost: float = 0.07  # more for maj7: the major third's fifth (its 3rd
                                      # harmonic) is the major seventh
+    key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
 
@@ -84,6 +85,21 @@ class ChordRecognizer:
         self.state = self.none_index
         self.reported: Chord | None = None
         self.started = False
+        self._was_open = False
+        self._in_key = np.zeros(len(self.chords))
+
+    def set_key(self, key: Key | None) -> None:
+        """The key heard: chords whose triad lies in its scale (the raised seventh of the
+        harmonic minor included: E:7 in A minor) get `key_weight` more."""
+        self._in_key = np.zeros(len(self.chords))
+        if key is None:
+            return
+        scale = set(key.scale)
+        if key.mode == "min":
+            scale.add((key.tonic + 11) % 12)
+        for i, chord in enumerate(self.chords):
+            if chord is not None and {(chord.root + k) % 12 for k in chord.intervals[:3]} <= scale:
+                self._in_key[i] = 1.0
 
     @property
     def current(self) -> Chord | None:
@@ -103,8 +119,8 @@ class ChordRecognizer:
         if norm == 0 or not gate_open:
             out[self.none_index] = s.silent_score
             return out
-        out = self.unit @ (treble / norm) - self.cost
-        none = s.no_chord_score
+        out = self.unit @ (treble / norm) - self.cost + s.key_weight * self._in_key
+        none = s.no_chord_score + s.key_weight
         bass_total = float(frame.bass.sum())
         if bass_total > 0:
             bass = frame.bass / bass_total
@@ -118,9 +134,13 @@ class ChordRecognizer:
     def update(self, frame: NoteFrame, gate_open: bool = True) -> tuple[bool, Chord | None]:
         """Take one frame; (changed, chord decided now)."""
         s = self.settings
-        log_like = (s.sharpness / s.overlap) * self.scores(frame, gate_open)
+        log_like = s.sharpness * self.scores(frame, gate_open)
         like = np.exp(log_like - log_like.max())
         size = len(self.belief)
+        if gate_open and not self._was_open:
+            # the guitar comes in: what it plays now owes nothing to the silence before
+            self.belief = np.full(size, 1.0 / size)
+        self._was_open = gate_open
         prior = s.stay * self.belief + (1.0 - s.stay) * (1.0 - self.belief) / (size - 1)
         posterior = prior * like
         self.belief = posterior / posterior.sum()

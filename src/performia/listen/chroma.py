@@ -36,7 +36,9 @@ BINS_PER_SEMITONE = 3
 @dataclass(frozen=True)
 class ChromaSettings:
     harmonics: int = 20            # partials in a note's profile
-    partial_decay: float = 0.7     # each partial this much of the one below
+    partial_decays: tuple[float, ...] = (0.7,)  # each partial this much of the one below; with
+                                   # several, every note gets one profile per decay (a dark
+                                   # and a bright timbre) and its activation is their sum
     whitening_octaves: float = 1.0  # width of the local mean/spread window
     tuning_memory: float = 0.98    # per loud frame: how much of the tuning estimate is kept
     bass_top: int = 59             # B3: no note above this is a bass note
@@ -45,6 +47,9 @@ class ChromaSettings:
     lowest_share: float = 0.3      # the lowest note: the lowest at this share of the loudest
     treble_full: int = 76          # E5: notes up to here count fully in the treble chroma;
     treble_top: int = 88           # E6: above it, fading to nothing here (stray partials)
+    spectrum_share: float = 0.3    # share of the treble chroma taken from the whitened
+                                   # spectrum itself (every partial): a note whose partials
+                                   # the profiles misread keeps some of its weight
 
 
 @dataclass(frozen=True)
@@ -77,19 +82,22 @@ def log_mapping(spectrum: Spectrum, sample_rate: float) -> FloatArray:
 
 
 def note_profiles(settings: ChromaSettings) -> FloatArray:
-    """Matrix (log bins × notes): each note's harmonics at their log-bin positions."""
+    """Matrix (log bins × notes·decays): each note's harmonics at their log-bin positions,
+    once per partial decay (column note + k·NOTES for the k-th decay)."""
     size = NOTES * BINS_PER_SEMITONE
-    out = np.zeros((size, NOTES))
-    for note in range(NOTES):
-        for h in range(1, settings.harmonics + 1):
-            position = BINS_PER_SEMITONE * (note + 12 * np.log2(h)) + 1
-            low = int(np.floor(position))
-            if low + 1 >= size:
-                break
-            frac = position - low
-            amp = settings.partial_decay ** (h - 1)
-            out[low, note] += amp * (1 - frac)
-            out[low + 1, note] += amp * frac
+    out = np.zeros((size, NOTES * len(settings.partial_decays)))
+    for k, decay in enumerate(settings.partial_decays):
+        for note in range(NOTES):
+            column = note + k * NOTES
+            for h in range(1, settings.harmonics + 1):
+                position = BINS_PER_SEMITONE * (note + 12 * np.log2(h)) + 1
+                low = int(np.floor(position))
+                if low + 1 >= size:
+                    break
+                frac = position - low
+                amp = decay ** (h - 1)
+                out[low, column] += amp * (1 - frac)
+                out[low + 1, column] += amp * frac
     return np.asarray(out / np.linalg.norm(out, axis=0, keepdims=True), dtype=np.float64)
 
 
@@ -99,6 +107,11 @@ def _fold(weights: FloatArray) -> FloatArray:
     for note in range(NOTES):
         out[note, (LOWEST_NOTE + note) % 12] = weights[note]
     return out
+
+
+def _unit_sum(values: FloatArray) -> FloatArray:
+    total = float(values.sum())
+    return values / total if total > 0 else values
 
 
 class NnlsChroma:
@@ -136,7 +149,12 @@ class NnlsChroma:
         tuned = self._retune(spectrum)
         white = self._whiten(tuned)
         notes = self._activations(white)
-        return NoteFrame(notes @ self.treble_fold, self._bass(notes), notes, energy)
+        treble = notes @ self.treble_fold
+        share = self.settings.spectrum_share
+        if share > 0:
+            heard = white[1::BINS_PER_SEMITONE] @ self.treble_fold    # each note's centre bin
+            treble = (1 - share) * _unit_sum(treble) + share * _unit_sum(heard)
+        return NoteFrame(treble, self._bass(notes), notes, energy)
 
     def _bass(self, notes: FloatArray) -> FloatArray:
         """The low notes, weighted by how close they are to the lowest one sounding."""
@@ -178,5 +196,5 @@ class NnlsChroma:
     def _activations(self, white: FloatArray) -> FloatArray:
         if not np.any(white > 0):
             return np.zeros(NOTES)
-        notes, _ = nnls(self.profiles, white, maxiter=10 * NOTES)
-        return np.asarray(notes, dtype=np.float64)
+        weights, _ = nnls(self.profiles, white, maxiter=10 * self.profiles.shape[1])
+        return np.asarray(weights.reshape(-1, NOTES).sum(axis=0), dtype=np.float64)

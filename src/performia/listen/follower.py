@@ -162,7 +162,7 @@ class Follower:
         return []
 
     def _on_bands(self, reading: BandsReading) -> list[Event]:
-        heard = self.rhythm.update(reading.time, reading.magnitudes, self.gate.is_open)
+        heard = self.rhythm.update(reading.time, reading.magnitudes)
         if heard.onset is not None:
             self.listening.last_onset_time = heard.onset
         return [{"t": reading.time, **event} for event in heard.events]
@@ -187,6 +187,7 @@ class Follower:
         key = self.keys.update(chord, seconds, time)
         if key is not None:
             self.harmony.key = key
+            self.chords.set_key(key)
             events.append({"t": time, "kind": "key", "key": key.label})
         if self.listening.mode == "listen":
             self._credit_bar(chord, time)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from performia.band.agent import HarmonicContext, Listening
 from performia.listen.follower import Follower, FollowerSettings
 from performia.listen.frontend import CHORD_SPECTRUM, ONSET_BANDS, Spectrum, frames
+from performia.listen.key import KeyEstimator
 from performia.listen.readings import BandsReading, Reading, SpectrumReading
 
 # From a frame's last sample to the follower: the server sends it in the next control block
@@ -47,15 +48,18 @@ def readings_of(samples: npt.ArrayLike, sample_rate: int,
     return list(heapq.merge(*streams, key=lambda r: r.time))
 
 
-def hear_take(samples: npt.ArrayLike, sample_rate: int, key: str = "C:maj",
+def hear_take(samples: npt.ArrayLike, sample_rate: int, key: str | None = None,
               settings: FollowerSettings | None = None) -> Heard:
-    """The chords, key, beats and tempo the live chain would report for this take."""
+    """The chords, key, beats and tempo the live chain would report for this take. `key`:
+    the configured key the follower starts from (None: none, the key must be heard)."""
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
     stream = readings_of(x, sample_rate)
-    harmony = HarmonicContext.from_labels(key, [key])
+    harmony = HarmonicContext.from_labels(key or "C:maj", [key or "C:maj"])
     follower = Follower(harmony, Listening(), bar_at=lambda t: t / 2.0, settings=settings)
+    if key is None:
+        follower.keys = KeyEstimator(follower.settings.key)     # nothing to start from
     chords: list[tuple[float, str]] = []
     keys: list[tuple[float, str]] = []
     tempos: list[tuple[float, float]] = []

@@ -154,9 +154,13 @@ def _plan_strums(spec: TakeSpec, labels: tuple[str, ...], bar_times: tuple[float
 
 def _render(strums: list[_Strum], out: npt.NDArray[np.float64], rate: int,
             rng: np.random.Generator) -> None:
-    """Each string sounds from its pluck until the next strum that touches it."""
+    """Each string sounds from its pluck until the next strum that touches it, or that mutes
+    it: the fretting hand damps the strings the new chord shape does not use (a low E left
+    ringing under a C shape would put an E in the bass)."""
     notes: list[tuple[int, float, float, int]] = []          # string, start, velocity, midi
     for strum in strums:
+        notes += [(string, strum.time, 0.0, -1) for string, fret in enumerate(strum.frets)
+                  if fret is None]
         played = _strings_of(strum, rng)
         spread = float(rng.uniform(0.010, 0.030))
         order = played if strum.direction != "up" else list(reversed(played))

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 log = logging.getLogger(__name__)
@@ -98,18 +97,40 @@ def encode_bundle(time: float | None, messages: Iterable[Message]) -> bytes:
     return b"".join(parts)
 
 
-def decode(datagram: bytes) -> list[tuple[str, list[Any]]]:
-    """All messages in a datagram (bundles flattened)."""
-    if OscBundle.dgram_is_bundle(datagram):
-        out: list[tuple[str, list[Any]]] = []
-        for content in OscBundle(datagram):
-            if isinstance(content, OscBundle):
-                out += decode(content.dgram)
-            else:
-                out.append((content.address, list(content.params)))
-        return out
-    message = OscMessage(datagram)
-    return [(message.address, list(message.params))]
+MAX_BUNDLE_DEPTH = 8     # decode: bundles nested deeper are refused (no deep recursion)
+_BUNDLE_HEAD = b"#bundle\0"
+
+
+class OscDecodeError(ValueError):
+    """A datagram that is not OSC: a bundle cut off or too deep, or no message."""
+
+
+def decode(datagram: bytes, _depth: int = 0) -> list[tuple[str, list[Any]]]:
+    """All messages in a datagram (bundles flattened, at most MAX_BUNDLE_DEPTH deep).
+    Raises OscDecodeError (or python-osc's ParseError for a broken message) for anything
+    that is not OSC; never logs (python-osc's bundle parser warns through the root logger
+    for every element it does not know, one unbounded line each)."""
+    if not datagram.startswith(_BUNDLE_HEAD):
+        if not datagram.startswith(b"/"):
+            raise OscDecodeError(f"neither an OSC message nor a bundle ({len(datagram)} bytes)")
+        message = OscMessage(datagram)
+        return [(message.address, list(message.params))]
+    if _depth >= MAX_BUNDLE_DEPTH:
+        raise OscDecodeError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+    if len(datagram) < 16:
+        raise OscDecodeError("a bundle without its timetag")
+    out: list[tuple[str, list[Any]]] = []
+    at = 16
+    while at < len(datagram):
+        if at + 4 > len(datagram):
+            raise OscDecodeError(f"a bundle element's size cut off at byte {at}")
+        (size,) = _INT.unpack_from(datagram, at)
+        at += 4
+        if size < 0 or at + size > len(datagram):
+            raise OscDecodeError(f"a bundle element of {size} bytes at byte {at} does not fit")
+        out += decode(datagram[at:at + size], _depth + 1)
+        at += size
+    return out
 
 
 class OscClient:

@@ -10,6 +10,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class ServerLog:
     late_times: list[float] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     tail: list[str] = field(default_factory=list)
+    restarting: bool = False    # a restarted server without its tree yet: failures expected
+    refused_while_restarting: int = 0
     _last_xrun_line: float = float("-inf")
 
     @property
@@ -68,6 +71,11 @@ class ServerLog:
         elif "xrun" in line.lower():
             self._count_xrun(now)
             log.debug("supernova: %s", line)
+        elif _ERROR.search(line) and self.restarting:
+            # notes the transport sent before the tree and SynthDefs were back: counted,
+            # summed up once by the manager
+            self.refused_while_restarting += 1
+            log.debug("supernova (restarting): %s", line)
         elif _ERROR.search(line):
             self.errors += 1
             log.warning("supernova: %s", line)
@@ -109,22 +117,33 @@ def clear_stale_shm(options: ServerOptions) -> bool:
 class Supernova:
     """A supernova we started: `boot()`, then `quit()`."""
 
-    def __init__(self, options: ServerOptions) -> None:
+    def __init__(self, options: ServerOptions, server_log: ServerLog | None = None) -> None:
         self.options = options
-        self.log = ServerLog()
+        self.log = server_log or ServerLog()    # a restarted server carries on the counts
+        self.log.ready.clear()
         self.child: Child | None = None
 
-    def boot(self) -> None:
+    def boot(self, after_crash: bool = False,
+             meanwhile: Callable[[], object] | None = None) -> None:
+        """Start supernova and wait until it is ready. `after_crash`: the server on our port
+        was ours and is gone (its process reaped), so nothing is probed: its segment is
+        removed at once (each probe would wait half a second for an answer). `meanwhile`
+        runs once the process is started, before waiting for it to be ready."""
         if shutil.which(self.options.executable) is None:
             raise ServerError(f"{self.options.executable} not found: install it with "
                               "'sudo apt-get install supercollider-supernova'")
-        if server_answers("127.0.0.1", self.options.port):
+        if after_crash:
+            (SHM_DIR / self.options.shm_name).unlink(missing_ok=True)
+        elif server_answers("127.0.0.1", self.options.port):
             raise ServerError(f"port {self.options.port} already has a server answering")
-        clear_stale_shm(self.options)
+        else:
+            clear_stale_shm(self.options)
         self.child = spawn("supernova", self.options.command(),
                            env=jack_env(self.options.jack_server), on_line=self.log.feed)
         deadline = time.monotonic() + self.options.boot_timeout
-        while not self.log.ready.wait(0.05):
+        if meanwhile is not None:
+            meanwhile()
+        while not self.log.ready.wait(0.02):
             if not self.child.alive():
                 raise ServerError("supernova exited while booting: " + " | ".join(self.log.tail))
             if time.monotonic() > deadline:

@@ -85,6 +85,23 @@ class RecordingJournal:
         self.path.unlink(missing_ok=True)
         return lines
 
+    def close_files(self, recordings: list[Path], why: str) -> list[str]:
+        """Repair `recordings` now (their server died: nothing writes them any more) and
+        take them out of the journal; one line per repaired file, also returned."""
+        lines = []
+        for recording in recordings:
+            resolved = recording.resolve()
+            line = _repair(resolved, why)
+            if line:
+                lines.append(line)
+            if resolved in self.files:
+                self.files.remove(resolved)
+        try:
+            self._write()
+        except OSError as error:
+            log.warning("cannot write the recording journal %s: %s", self.path, error)
+        return lines
+
     def patch(self) -> None:
         """Make the headers match what is on disk now (the files are still being written)."""
         for recording in self.files:

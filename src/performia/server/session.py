@@ -4,6 +4,8 @@ tree built and checked, the SynthDefs loaded. `stop()` ends only what it started
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from performia.server.jack import (
 )
 from performia.server.options import ServerOptions
 from performia.server.osc import OscClient
-from performia.server.process import Supernova, server_answers
+from performia.server.process import ServerError, Supernova, server_answers
 from performia.server.tree import build_tree, check_tree, free_tree, query_tree, sync
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class ServerSession:
         self.client: OscClient | None = None
         self.options = ServerOptions.from_config(config)
         self._registry_was_there = True
+        self.boot_seconds = 0.0       # how long the last restart's boot took
         # while we use the server: no deep CPU idle (measured on these VMs with the band
         # playing: 11-19 xruns in 20 s with it, 259-1316 without; docs/PERFORMANCE.md)
         self.cpu_wake = CpuWakeRequest()
@@ -102,12 +105,41 @@ class ServerSession:
         self.options = ServerOptions.from_config(self.config, hardware_buffer_size=period)
         self.supernova = Supernova(self.options)
         self.supernova.boot()
+        self._connect()
+
+    def restart(self, meanwhile: Callable[[], object] | None = None) -> OscClient:
+        """Our supernova died: start another with the same options on the same port (its
+        counts of xruns and late bundles carry on), register with it again, load the
+        SynthDefs and build the tree without the instruments' groups (the caller adds them
+        with `tree.add_instruments` when the band may sound again). ServerError when it
+        cannot be done (JACK gone, supernova not starting). `meanwhile` runs while the new
+        server boots (it takes a second or more: supernova's own start)."""
+        old = self.supernova
+        if old is None or self.client is None:
+            raise ServerError("no server of ours to restart")
+        if self.jack is not None and not self.jack.alive():
+            raise ServerError(f"JACK (pid {self.jack.pid}), which supernova runs on, is gone "
+                              "too")
+        if old.child is not None:
+            old.child.stop(timeout=0.5)           # reaped already; joins its output reader
+        self.supernova = Supernova(self.options, server_log=old.log)
+        began = time.monotonic()
+        self.supernova.boot(after_crash=True, meanwhile=meanwhile)
+        self.boot_seconds = time.monotonic() - began
+        self._connect()
+        self.client.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
+        synthdefs.load(self.client)
+        build_tree(self.client, instruments=False)
+        return self.client
+
+    def _connect(self) -> None:
+        """supernova's ports to the interface (none on the dummy driver)."""
         if find_alsa_card(self.config.jack.device) is None:
             # The dummy driver's system ports lead nowhere; connecting them would only make
             # supernova add their 2.7 ms output latency to every bundle's deadline.
             log.info("no audio interface: supernova's ports stay unconnected")
             return
-        connect_ports(jack_name, self.options.jack_client, self.options.outputs,
+        connect_ports(self.config.jack.server_name, self.options.jack_client, self.options.outputs,
                       self.options.inputs, self.config.jack.connect_outputs,
                       self.config.jack.connect_inputs)
 

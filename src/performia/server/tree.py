@@ -54,19 +54,29 @@ class Node:
         return "\n".join(lines)
 
 
-def build_tree(client: OscClient, timeout: float = 5.0) -> None:
-    """Create the groups and the master synth; wait until the server has done it (/sync)."""
+def build_tree(client: OscClient, timeout: float = 5.0, instruments: bool = True) -> None:
+    """Create the groups and the master synth; wait until the server has done it (/sync).
+    Without `instruments`, the instruments' groups are left out (`add_instruments` adds
+    them later: until then no note can sound, see the manager's server restart)."""
     client.send("/g_new", ROOT, ADD_TO_HEAD, 0)
     client.send("/g_new", INPUT, ADD_TO_HEAD, ROOT)
     client.send("/p_new", BAND, ADD_AFTER, INPUT)
-    for group in INSTRUMENT_GROUPS.values():
-        client.send("/p_new", group, ADD_TO_TAIL, BAND)
+    if instruments:
+        for group in INSTRUMENT_GROUPS.values():
+            client.send("/p_new", group, ADD_TO_TAIL, BAND)
     client.send("/g_new", MASTER, ADD_TO_TAIL, ROOT)
     master_args: list[str | int] = []
     for name, bus in INSTRUMENT_BUSES.items():
         master_args += [name, bus]
     client.send("/s_new", "master", MASTER_SYNTH, ADD_TO_HEAD, MASTER, *master_args)
     sync(client, timeout)
+
+
+def add_instruments(client: OscClient, at: float | None) -> None:
+    """The instruments' groups, at server time `at` (Unix seconds; None = now): the band's
+    notes sound from then on."""
+    client.send_bundle(at, [("/p_new", [group, ADD_TO_TAIL, BAND])
+                            for group in INSTRUMENT_GROUPS.values()])
 
 
 def free_tree(client: OscClient, timeout: float = 5.0) -> None:

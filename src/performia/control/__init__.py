@@ -1,0 +1,1 @@
+"""Changing the band while it plays: settings, changes, the control API, sessions."""

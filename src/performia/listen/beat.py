@@ -1,0 +1,399 @@
+"""The beat of the guitar, causally: tempo, phase and downbeat from the onset strength.
+
+`BeatTracker.update(time, strength)` takes the strength `OnsetDetector.update` gives for
+every /bands frame (in time order) and returns a `BeatState`. Inside:
+
+* **Tempo.** Every `analysis_frames` frames, the last `window` s of strength (recent seconds
+  weighted more, half weight `memory` s back) is autocorrelated (FFT). Each candidate tempo
+  `low`..`high` BPM scores the autocorrelation at 1, 2, 3 and 4 beat periods and at half a
+  period (the level whose subdivisions are played), times a log-normal preference around
+  `preferred` BPM, and — once locked — times a preference for staying near the tempo held
+  (no jumping between a tempo and its double). Parabolic refinement gives a fraction of a
+  BPM.
+* **Phase.** A comb of beat-spaced teeth (recent beats weighted more) slid over the last beat
+  period of strength tells where the beats of that tempo fall best; that predicts the next
+  beat.
+* **Beat clock** (a phase-locked loop): the band follows a clock (`next_beat`, `period`) that
+  moves towards the prediction by `phase_gain` of the phase error and `period_gain` of the
+  tempo difference at every analysis. The comb looks at several beats, so one pushed strum
+  moves the clock by little. A beat is reported when the clock passes it: `.beats` never
+  changes the past.
+* **Confidence** 0..1: how periodic the strength is at the beat period (normalised
+  autocorrelation), 0 after `silence` s without attacks.
+* **Downbeat.** Each beat of the bar (`beats_per_bar`) collects votes: its accent (the
+  strongest attack within a quarter beat of it, against the bar's mean) and the chord changes
+  that fall on it (`note_chord_change`). The beat with the most votes is 1; `.downbeats` are
+  the beats that were 1 when they were passed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from performia.listen.onsets import FRAME_SECONDS
+
+FloatArray = npt.NDArray[np.float64]
+
+HARMONICS = (1.0, 2.0, 3.0, 4.0)
+
+
+@dataclass(frozen=True)
+class BeatSettings:
+    low: float = 60.0                 # BPM
+    high: float = 180.0               # BPM
+    preferred: float = 110.0          # BPM, centre of the tempo preference
+    spread: float = 0.9               # octaves, width (σ) of the tempo preference
+    half_weight: float = 0.5          # weight of the half-period term
+    harmonic_weights: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5)
+    window: float = 8.0               # s of strength analysed
+    memory: float = 3.0               # s back where the strength counts half
+    analysis_frames: int = 8          # frames between analyses (85 ms)
+    tempo_every: int = 3              # analyses between two tempo estimates
+    tempo_window: float = 0.06        # the tempo held is followed within ±6 % ...
+    tempo_relock: int = 6             # ... unless a tempo outside won this many estimates
+    comb_beats: int = 8               # beats the phase comb looks back
+    comb_decay: float = 0.8           # weight of each older tooth
+    track_window: float = 0.2         # share of a beat the phase is looked for around the clock
+    relock: float = 1.5               # a fit this much better elsewhere ...
+    relock_analyses: int = 12         # ... for this many analyses in a row moves the clock there
+    latency: float = 0.015            # s from an attack to the peak of its strength
+    phase_gain: float = 0.25          # share of the phase error corrected per analysis
+    period_gain: float = 0.25         # share of the tempo difference taken per analysis
+    min_confidence: float = 0.15      # below this no beats are reported
+    start_after: float = 2.0          # s of attacks before the first beat is reported
+    silence: float = 2.5              # s without attacks: confidence 0, no beats reported
+    attack: float = 0.1               # strength that counts as an attack
+    accent_share: float = 0.15        # how fast the downbeat votes follow (per bar)
+    chord_weight: float = 1.0         # votes of a chord change against accents
+    phase_tolerance: float = 0.045     # s, the phase comb's teeth fade over ± this
+    bass_phase: float = 0.75          # share of the bass strength in the phase comb
+    bass_tempo: float = 0.0           # weight of the bass strength in the tempo analysis
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low < self.high:
+            raise ValueError(f"BeatSettings: need 0 < low < high, got {self.low}, {self.high}")
+        if self.window < 4 * 60.0 / self.low:
+            raise ValueError("BeatSettings.window must hold four beats of the lowest tempo")
+        if len(self.harmonic_weights) != len(HARMONICS):
+            raise ValueError(f"BeatSettings.harmonic_weights needs {len(HARMONICS)} weights")
+        if self.analysis_frames < 1:
+            raise ValueError("BeatSettings.analysis_frames must be ≥ 1")
+
+
+@dataclass(frozen=True)
+class BeatState:
+    """What the tracker believes after a frame.
+
+    `bpm`/`period`: the beat clock's tempo (0 until locked); `next_beat`: when the coming beat
+    falls (clock seconds); `confidence` 0..1; `beat`: a beat was passed in this frame, at
+    `beat_time`; `beat_in_bar` 0..beats_per_bar−1 (0 = the downbeat) of the last beat passed;
+    `downbeat`: that beat was a 1; `downbeat_confidence` 0..1.
+    """
+
+    time: float = 0.0
+    bpm: float = 0.0
+    period: float = 0.0
+    next_beat: float = math.inf
+    confidence: float = 0.0
+    beat: bool = False
+    beat_time: float | None = None
+    beat_in_bar: int = 0
+    downbeat: bool = False
+    downbeat_confidence: float = 0.0
+
+    def phase(self, time: float) -> float:
+        """Share of the beat elapsed at `time` (0 on a beat, → 1 just before the next)."""
+        if self.period <= 0 or not math.isfinite(self.next_beat):
+            return 0.0
+        return (1.0 - (self.next_beat - time) / self.period) % 1.0
+
+    def bar_phase(self, time: float, beats_per_bar: int) -> float:
+        """Beats since the last downbeat at `time` (0 ≤ bar_phase < beats_per_bar)."""
+        return (self.beat_in_bar + self.phase(time)) % beats_per_bar
+
+
+class BeatTracker:
+    """Feed `update(time, strength)` once per /bands frame; read `.state`, `.beats`,
+    `.downbeats`. Call `note_chord_change(time)` when the heard chord changes."""
+
+    def __init__(self, settings: BeatSettings | None = None, beats_per_bar: int = 4,
+                 frame_seconds: float = FRAME_SECONDS) -> None:
+        if beats_per_bar < 1:
+            raise ValueError("beats_per_bar must be ≥ 1")
+        self.settings = settings or BeatSettings()
+        self.beats_per_bar = beats_per_bar
+        self.frame_seconds = frame_seconds
+        s = self.settings
+        self._size = int(round(s.window / frame_seconds))
+        self._strength = np.zeros(self._size)
+        self._bass = np.zeros(self._size)
+        self._count = 0                                   # frames seen
+        ages = np.arange(self._size)[::-1] * frame_seconds
+        self._recency = 0.5 ** (ages / s.memory)
+        self._fft_size = 1 << int(math.ceil(math.log2(2 * self._size)))
+        self._bpm_step = 0.5
+        self._bpms = np.arange(s.low, s.high + self._bpm_step / 2, self._bpm_step)
+        self._lag_axis = np.arange(self._size, dtype=np.float64)
+        self._tempo_elsewhere = 0
+        self._analyses = 0
+        self._heard: tuple[float, float] = (0.0, 0.0)     # last tempo estimate, confidence
+        self._prior = np.exp(-0.5 * (np.log2(self._bpms / s.preferred) / s.spread) ** 2)
+        lags = 60.0 / (self._bpms * frame_seconds)          # frames per beat
+        multiples = np.array((0.5,) + HARMONICS)
+        self._lags = lags[:, None] * multiples[None, :]
+        self._lag_weights = np.array((s.half_weight,) + s.harmonic_weights)
+        self._comb_weights = s.comb_decay ** np.arange(s.comb_beats)
+        width = max(int(round(s.phase_tolerance / frame_seconds)), 0)
+        self._tolerance = 1.0 - np.abs(np.arange(-width, width + 1)) / (width + 1)
+        self._elsewhere = 0
+        self._combs: dict[int, npt.NDArray[np.intp]] = {}
+        self._first_attack: float | None = None
+        self._last_attack = -math.inf
+        self._beat_index = -1
+        self._votes_accent = np.ones(beats_per_bar)
+        self._votes_chord = np.zeros(beats_per_bar)
+        self._pending_accents: list[tuple[float, int]] = []
+        self._pending_changes: list[float] = []
+        self._downbeat = 0
+        self.state = BeatState()
+        self.beats: list[float] = []
+        self.downbeats: list[float] = []
+
+    # ------------------------------------------------------------------ per frame
+
+    def update(self, time: float, strength: float, bass: float | None = None) -> BeatState:
+        """One frame's onset strength (and bass-band strength, `OnsetDetector.bass_strength`;
+        None: the strength stands for it); the state after it."""
+        s = self.settings
+        self._strength[self._count % self._size] = strength
+        self._bass[self._count % self._size] = strength if bass is None else bass
+        self._count += 1
+        if strength >= s.attack:
+            self._last_attack = time
+            if self._first_attack is None:
+                self._first_attack = time
+        state = self.state
+        if state.beat:
+            state = replace(state, beat=False, downbeat=False)
+        if self._count % s.analysis_frames == 0:
+            state = self._analyse(time, state)
+        if self._pending_accents and time >= self._pending_accents[0][0]:
+            self._vote_accent(time)
+        if time >= state.next_beat:
+            state = self._pass_beat(time, state)
+        elif state.time != time and (state is not self.state or state.beat):
+            state = replace(state, time=time)
+        self.state = state
+        return state
+
+    def note_chord_change(self, time: float) -> None:
+        """The heard chord changed; `time` is when the new chord began (the strum that
+        brought it, if known: pass the recogniser's detection time minus its usual delay).
+        It votes for the beat nearest to it as the bar's 1."""
+        period = self.state.period
+        if period <= 0:
+            return
+        self._credit_change(time, period)
+
+    @property
+    def bar_phase(self) -> float:
+        """Beats since the last downbeat, at the last frame's time."""
+        return self.state.bar_phase(self.state.time, self.beats_per_bar)
+
+    # ------------------------------------------------------------------ analysis
+
+    def _ordered_strength(self) -> FloatArray:
+        return self._ordered(self._strength)
+
+    def _ordered(self, ring: FloatArray) -> FloatArray:
+        i = self._count % self._size
+        return np.concatenate((ring[i:], ring[:i]))
+
+    def _analyse(self, time: float, state: BeatState) -> BeatState:
+        s = self.settings
+        if self._first_attack is None or time - self._last_attack > s.silence:
+            return replace(state, time=time, confidence=0.0, next_beat=math.inf)
+        strength, bass = self._ordered_strength(), self._ordered(self._bass)
+        strength = strength / max(float(strength.mean()), 1e-9)
+        bass = bass / max(float(bass.mean()), 1e-9)
+        envelope = (strength + s.bass_tempo * bass) * self._recency
+        if self._analyses % s.tempo_every == 0 or self._heard[0] <= 0:
+            periodicity = self._periodicity(envelope)
+            if periodicity is None:
+                return state
+            self._heard = self._tempo(periodicity, state.bpm)
+        self._analyses += 1
+        bpm, confidence = self._heard
+        period = 60.0 / bpm
+        jump = state.period <= 0 or abs(math.log(period / state.period)) > s.tempo_window
+        clock = period if jump else state.period + s.period_gain * (period - state.period)
+        if jump:
+            state = replace(state, next_beat=math.inf)          # find the phase afresh
+        ready = time - self._first_attack >= s.start_after and confidence >= s.min_confidence
+        if not ready:
+            return replace(state, time=time, bpm=60.0 / clock, period=clock,
+                           next_beat=math.inf, confidence=confidence)
+        accents = ((1.0 - s.bass_phase) * strength + s.bass_phase * bass) * self._recency
+        predicted = self._predict_beat(accents, period / self.frame_seconds, time, state,
+                                       clock)
+        if math.isfinite(state.next_beat):
+            error = (predicted - state.next_beat + clock / 2) % clock - clock / 2
+            next_beat = state.next_beat + s.phase_gain * error
+        else:
+            next_beat = predicted
+        last = self.beats[-1] if self.beats else -math.inf
+        next_beat = max(next_beat, last + 0.5 * clock)
+        return replace(state, time=time, bpm=60.0 / clock, period=clock, next_beat=next_beat,
+                       confidence=confidence)
+
+    def _periodicity(self, envelope: FloatArray) -> FloatArray | None:
+        centred = envelope - envelope.mean()
+        spectrum = np.fft.rfft(centred, self._fft_size)
+        correlation = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, self._fft_size)
+        if correlation[0] <= 1e-12:
+            return None
+        overlap = self._size - np.arange(self._size)
+        return np.asarray(correlation[:self._size] / correlation[0] * self._size
+                          / np.maximum(overlap, self._size // 4), dtype=np.float64)
+
+    def _tempo(self, periodicity: FloatArray, held: float) -> tuple[float, float]:
+        """(BPM, confidence): the best candidate near the tempo held, unless a tempo outside
+        `tempo_window` has scored best for `tempo_relock` analyses in a row."""
+        s = self.settings
+        at = np.interp(self._lags, self._lag_axis, periodicity)
+        np.clip(at, 0.0, None, out=at)
+        scores = (at @ self._lag_weights) * self._prior
+        best = int(np.argmax(scores))
+        if held > 0:
+            near = np.abs(np.log(self._bpms / held)) <= s.tempo_window
+            if near[best]:
+                self._tempo_elsewhere = 0
+            else:
+                self._tempo_elsewhere += 1
+                if self._tempo_elsewhere < s.tempo_relock and near.any():
+                    best = int(np.argmax(np.where(near, scores, -np.inf)))
+        bpm = float(self._bpms[best]) + _vertex(scores, best) * self._bpm_step
+        confidence = float(np.clip(at[best, 1:].max(), 0.0, 1.0))
+        return bpm, confidence
+
+    def _predict_beat(self, envelope: FloatArray, lag: float, time: float,
+                      state: BeatState, clock: float) -> float:
+        """When the next beat falls: where beats `lag` frames apart fit the strength best,
+        near the clock's own beats unless somewhere else has fitted much better for a while."""
+        s = self.settings
+        fit = self._phase_fit(envelope, lag)
+        best = int(np.argmax(fit))
+        chosen = best
+        if math.isfinite(state.next_beat):
+            since = ((time - (state.next_beat - clock)) / self.frame_seconds) % lag
+            offsets = np.arange(fit.size)
+            distance = np.abs((offsets - since + lag / 2) % lag - lag / 2)
+            local = int(np.argmax(np.where(distance <= s.track_window * lag, fit, -np.inf)))
+            self._elsewhere = self._elsewhere + 1 if fit[best] > s.relock * fit[local] else 0
+            chosen = best if self._elsewhere >= s.relock_analyses else local
+        offset = float(chosen) + _vertex(fit, chosen)
+        last_beat = time - offset * self.frame_seconds
+        return last_beat + lag * self.frame_seconds - s.latency
+
+    def _phase_fit(self, envelope: FloatArray, lag: float) -> FloatArray:
+        """Fit of a beat comb ending `offset` frames ago, for offsets 0 .. lag−1."""
+        index = self._comb_index(lag)
+        fit = envelope[index] @ self._comb_weights[:index.shape[1]]
+        width = self._tolerance.size // 2                   # a tolerance of a few frames
+        wrapped = np.concatenate((fit[-width:], fit, fit[:width])) if width else fit
+        return np.asarray(np.convolve(wrapped, self._tolerance, mode="valid")[:fit.size],
+                          dtype=np.float64)
+
+    def _comb_index(self, lag: float) -> npt.NDArray[np.intp]:
+        """Frames of the comb's teeth (cached per quarter frame of lag)."""
+        key = round(lag * 4)
+        cached = self._combs.get(key)
+        if cached is None:
+            s = self.settings
+            lag = key / 4
+            teeth = min(s.comb_beats, int((self._size - 1) / lag))
+            offsets = np.arange(int(math.ceil(lag)))
+            back = np.rint(offsets[:, None] + lag * np.arange(teeth)[None, :]).astype(np.intp)
+            cached = self._size - 1 - back
+            if len(self._combs) > 256:
+                self._combs.clear()
+            self._combs[key] = cached
+        return cached
+
+    # ------------------------------------------------------------------ beats and bars
+
+    def _pass_beat(self, time: float, state: BeatState) -> BeatState:
+        beat_time = state.next_beat
+        self._beat_index += 1
+        self.beats.append(beat_time)
+        self._pending_accents.append((beat_time + state.period / 4, self._beat_index))
+        self._vote_chords(beat_time, state.period)
+        position = self._beat_index % self.beats_per_bar
+        in_bar = (position - self._downbeat) % self.beats_per_bar
+        if in_bar == 0:
+            self.downbeats.append(beat_time)
+        return replace(state, time=time, beat=True, beat_time=beat_time, beat_in_bar=in_bar,
+                       downbeat=in_bar == 0, next_beat=beat_time + state.period,
+                       downbeat_confidence=self._downbeat_confidence())
+
+    def _vote_accent(self, time: float) -> None:
+        s = self.settings
+        due, index = self._pending_accents.pop(0)
+        frames = int(round((time - due) / self.frame_seconds))
+        span = max(int(round(self.state.period / 2 / self.frame_seconds)), 1)
+        recent = self._ordered_strength()[-(span + frames + 1):]
+        accent = float(recent[:span + 1].max()) if recent.size else 0.0
+        position = index % self.beats_per_bar
+        share = s.accent_share
+        self._votes_accent[position] += share * (accent - self._votes_accent[position])
+        self._choose_downbeat()
+
+    def _vote_chords(self, beat_time: float, period: float) -> None:
+        """At each beat: its position's chord votes fade, and the changes heard before that
+        fall within half a beat of it are credited to it."""
+        position = self._beat_index % self.beats_per_bar
+        share = self.settings.accent_share
+        self._votes_chord[position] *= 1.0 - share
+        pending, self._pending_changes = self._pending_changes, []
+        for change in pending:
+            self._credit_change(change, period)
+
+    def _credit_change(self, change: float, period: float) -> None:
+        """Credit a chord change to the beat reported nearest to it, or wait for that beat."""
+        if not self.beats or change > self.beats[-1] + period / 2:
+            self._pending_changes.append(change)
+            return
+        index = len(self.beats) - 1
+        while index > 0 and self.beats[index] - change > period / 2:
+            index -= 1
+        if abs(self.beats[index] - change) <= period / 2:
+            self._votes_chord[index % self.beats_per_bar] += self.settings.accent_share
+            self._choose_downbeat()
+
+    def _downbeat_scores(self) -> FloatArray:
+        accents = self._votes_accent / max(float(self._votes_accent.mean()), 1e-9) - 1.0
+        return accents + self.settings.chord_weight * self._votes_chord
+
+    def _choose_downbeat(self) -> None:
+        self._downbeat = int(np.argmax(self._downbeat_scores()))
+
+    def _downbeat_confidence(self) -> float:
+        if self.beats_per_bar < 2:
+            return 1.0
+        scores = np.sort(self._downbeat_scores())
+        return float(np.clip(scores[-1] - scores[-2], 0.0, 1.0))
+
+
+def _vertex(values: FloatArray, index: int) -> float:
+    """Offset (−0.5..0.5) of the top of a parabola through values[index−1 .. index+1]."""
+    if not 0 < index < values.size - 1:
+        return 0.0
+    left, mid, right = float(values[index - 1]), float(values[index]), float(values[index + 1])
+    curvature = left - 2 * mid + right
+    if curvature >= 0:
+        return 0.0
+    return max(-0.5, min(0.5, 0.5 * (left - right) / curvature))

@@ -1,0 +1,214 @@
+"""Onsets of the guitar from the server's /bands frames: log spectral flux, picked causally.
+
+Fed one frame at a time (`frontend.ONSET_BANDS`: magnitudes of bins 1..128 of a 1,024-point
+Hann FFT every 512 samples, the frame's time being that of its last sample):
+
+* **Noise floor.** The lowest (lightly smoothed) mean magnitude of a frame over the last
+  `floor_seconds` s (minimum statistics) is the room's hiss and hum level.
+* **Compression.** Each bin becomes log(1 + |X| / (headroom · floor)): the hiss sits in the
+  (small) linear part, anything louder in the log part, where a guitar at −30 dBFS gives the
+  same differences as one at −6.
+* **Flux.** The rise of every bin over the largest of its neighbours in the previous frame
+  (a max-filter across three bins, so a bend or vibrato moving one bin is not a new note),
+  half-wave rectified, averaged over the bins.
+* **Strength.** The flux above its own tracked floor (what hiss and ringing strings make on
+  their own), divided by a running level of the guitar's attacks (a peak follower that falls
+  by half in `level_half_life` s): 0..1, the loudest recent attack 1, whatever the gain.
+  This is what `BeatTracker.update` takes.
+* **Peak picking**, one frame late: frame n is an onset when its strength is the largest of
+  the last `peak_frames` frames and of frame n+1, exceeds the mean of the past
+  `mean_frames` frames by `delta` (of the level), exceeds `gate` × the flux floor, is
+  `level_gate` × louder than the noise floor, and comes `min_gap` s after the last onset
+  (one strum of six strings is one onset).
+
+Nothing in a frame's result depends on a later frame, except the peak test, which waits for
+exactly one frame: an onset is reported at most two frames after its attack.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from performia.listen.frontend import ONSET_BANDS
+
+FloatArray = npt.NDArray[np.float64]
+
+FRAME_SECONDS = ONSET_BANDS.hop / 48000.0       # /bands hop at 48 kHz
+
+
+@dataclass(frozen=True)
+class Onset:
+    """A note or strum attack: `time` estimated from the frame that peaked (seconds, the
+    caller's clock), `heard_at` the time of the frame that confirmed it, `strength` the
+    onset strength of the peak (about 1 for a typical strum)."""
+
+    time: float
+    heard_at: float
+    strength: float
+
+
+@dataclass(frozen=True)
+class OnsetSettings:
+    headroom: float = 1.0           # compression starts this many × the noise floor
+    min_floor: float = 1e-4         # magnitude units (−100 dBFS-ish hiss)
+    floor_seconds: float = 6.0      # the noise floor is the quietest moment of this long
+    floor_blocks: int = 12          # ... kept as the minima of this many blocks
+    level_gate: float = 1.5         # a peak's frame must be this many × the noise floor
+    flux_floor_rise: float = 1.0    # per second (relative) the flux floor may climb
+    level_half_life: float = 4.0    # s, the attack level's fall
+    min_level: float = 0.02         # flux units, below this the level does not fall
+    peak_frames: int = 3            # a peak is the largest of this many past frames
+    mean_frames: int = 8            # past frames whose mean the peak must exceed
+    delta: float = 0.08             # ... by this share of the attack level
+    gate: float = 2.5               # × the flux floor a peak must exceed
+    tilt: float = 0.0               # bin k weighs k^−tilt in the flux (low strings count more)
+    min_gap: float = 0.06           # s between onsets
+    bass_tilt: float = 2.0          # the bass strength's flux weighs bin k by k^−bass_tilt
+    time_offset: float = 1.5        # frames: attack time = peak frame time − this × hop
+
+    def __post_init__(self) -> None:
+        if self.headroom <= 0 or self.min_floor <= 0 or self.min_level <= 0:
+            raise ValueError("OnsetSettings: headroom, min_floor and min_level must be > 0")
+        if self.peak_frames < 1 or self.mean_frames < 1:
+            raise ValueError("OnsetSettings: peak_frames and mean_frames must be ≥ 1")
+        if self.floor_seconds <= 0 or self.floor_blocks < 1:
+            raise ValueError("OnsetSettings: floor_seconds and floor_blocks must be > 0")
+
+
+class OnsetDetector:
+    """`update(time, magnitudes)` once per /bands frame, in time order."""
+
+    def __init__(self, settings: OnsetSettings | None = None,
+                 frame_seconds: float = FRAME_SECONDS) -> None:
+        self.settings = settings or OnsetSettings()
+        s = self.settings
+        self.frame_seconds = frame_seconds
+        self._block_frames = max(1, round(s.floor_seconds / s.floor_blocks / frame_seconds))
+        self._blocks: deque[float] = deque(maxlen=s.floor_blocks)
+        self._block_min = math.inf
+        self._block_count = 0
+        self._smoothed = 0.0
+        self._mean = 0.0
+        self._flux_rise = 1.0 + s.flux_floor_rise * frame_seconds
+        self._level_fall = 0.5 ** (frame_seconds / s.level_half_life)
+        self._floor = math.inf
+        self._flux_floor = 0.0
+        self._level = s.min_level
+        self._previous: FloatArray | None = None      # max-filtered compressed last frame
+        self._recent: deque[float] = deque(maxlen=s.mean_frames + 1)
+        self._candidate: tuple[float, float] | None = None   # (time, strength) of frame n−1
+        tilt = np.arange(1, ONSET_BANDS.bins + 1, dtype=np.float64) ** -s.tilt
+        self._weights = tilt / tilt.sum()
+        bass = np.arange(1, ONSET_BANDS.bins + 1, dtype=np.float64) ** -s.bass_tilt
+        self._bass_weights = bass / bass.sum()
+        self._candidate_flux = 0.0
+        self._candidate_mean = 0.0
+        self._last_onset = -np.inf
+        self._bass = _Normaliser(self._flux_rise, self._level_fall, s.min_level)
+        self._bass_flux = 0.0
+        self.bass_strength = 0.0
+
+    @property
+    def noise_floor(self) -> float:
+        """The tracked mean magnitude of the hiss (bins 1..128 of the /bands FFT)."""
+        return self._floor
+
+    def update(self, time: float, magnitudes: npt.ArrayLike) -> tuple[float, Onset | None]:
+        """One frame: (its onset strength, the onset confirmed by it or None)."""
+        x = np.asarray(magnitudes, dtype=np.float64)
+        flux = self._flux(x)
+        strength = self._strength(flux)
+        self.bass_strength = self._bass.update(self._bass_flux)
+        onset = self._pick(time, strength, flux)
+        return strength, onset
+
+    def _flux(self, x: FloatArray) -> float:
+        s = self.settings
+        self._mean = mean = float(x.mean())
+        self._track_floor(mean)
+        compressed = np.log1p(x * (1.0 / (s.headroom * self._floor)))
+        previous = self._previous
+        spread = compressed.copy()                       # max over neighbouring bins
+        np.maximum(spread[1:], compressed[:-1], out=spread[1:])
+        np.maximum(spread[:-1], compressed[1:], out=spread[:-1])
+        self._previous = spread
+        if previous is None:
+            self._bass_flux = 0.0
+            return 0.0
+        rise = np.maximum(compressed - previous, 0.0)
+        self._bass_flux = float(np.dot(rise, self._bass_weights))
+        return float(np.dot(rise, self._weights))
+
+    def _track_floor(self, mean: float) -> None:
+        """Minimum statistics: the floor is the lowest smoothed frame level of the last
+        `floor_seconds` (block minima), available from the first frame that has sound."""
+        s = self.settings
+        self._smoothed = mean if self._smoothed == 0.0 else 0.6 * self._smoothed + 0.4 * mean
+        if self._smoothed <= 0.0:
+            return
+        self._block_min = min(self._block_min, self._smoothed)
+        self._block_count += 1
+        if self._block_count >= self._block_frames:
+            self._blocks.append(self._block_min)
+            self._block_min = math.inf
+            self._block_count = 0
+            self._floor = max(min(self._blocks), s.min_floor)
+        elif self._smoothed < self._floor or not math.isfinite(self._floor):
+            self._floor = max(self._smoothed, s.min_floor)
+
+    def _strength(self, flux: float) -> float:
+        s = self.settings
+        if flux < self._flux_floor or self._flux_floor == 0.0:
+            self._flux_floor = flux if self._flux_floor == 0.0 else (
+                self._flux_floor + 0.2 * (flux - self._flux_floor))
+        else:
+            self._flux_floor *= self._flux_rise
+        excess = max(flux - self._flux_floor, 0.0)
+        self._level = max(self._level * self._level_fall, excess, s.min_level)
+        return excess / self._level
+
+    def _pick(self, time: float, strength: float, flux: float) -> Onset | None:
+        s = self.settings
+        onset = None
+        candidate = self._candidate
+        recent = self._recent
+        if candidate is not None and strength <= candidate[1] and len(recent) > s.peak_frames:
+            peak_time, peak = candidate
+            past = list(recent)[:-1]
+            window = past[-s.peak_frames:]
+            mean = sum(past[-s.mean_frames:]) / min(len(past), s.mean_frames)
+            if (peak >= max(window) and peak >= mean + s.delta
+                    and self._candidate_flux > s.gate * self._flux_floor
+                    and self._candidate_mean > s.level_gate * self._floor
+                    and peak_time - self._last_onset >= s.min_gap):
+                onset = Onset(peak_time - s.time_offset * self.frame_seconds, time, peak)
+                self._last_onset = peak_time
+        recent.append(strength)
+        self._candidate = (time, strength)
+        self._candidate_flux = flux
+        self._candidate_mean = self._mean
+        return onset
+
+
+class _Normaliser:
+    """A flux stream's strength: its excess over a tracked floor, divided by a falling peak
+    level (the same rules as `OnsetDetector`'s own strength)."""
+
+    def __init__(self, rise: float, fall: float, min_level: float) -> None:
+        self._rise, self._fall, self._min_level = rise, fall, min_level
+        self._floor = 0.0
+        self._level = min_level
+
+    def update(self, flux: float) -> float:
+        if flux < self._floor or self._floor == 0.0:
+            self._floor = flux if self._floor == 0.0 else self._floor + 0.2 * (flux - self._floor)
+        else:
+            self._floor *= self._rise
+        excess = max(flux - self._floor, 0.0)
+        self._level = max(self._level * self._fall, excess, self._min_level)
+        return excess / self._level

@@ -1,0 +1,1 @@
+"""Live-coded agents: user code in its own process, watched files, reload at bar lines."""

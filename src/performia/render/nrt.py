@@ -1,0 +1,185 @@
+"""supernova in non-real-time mode (`-N`): started first, fed its score through a FIFO.
+
+supernova spends ~1 s calibrating its spin-waits before it even opens the score (measured
+here: a fixed start-up cost of every run), so it is started before the band decides
+anything; the score goes into a FIFO when it is ready, and supernova reads it as it
+renders. Its output is one float WAV of the output buses (the master on 0–1; with stems,
+32 outputs, so that the instrument buses 16–31 are written too).
+
+Determinism: `-T 1` (one DSP thread: the ParGroups' order of summation is fixed) and no
+address-space randomisation (`setarch -R`): supernova seeds each synth's noise generator
+from the synth's address, which then repeats run after run.
+
+`supernova -N` places everything one block later than scsynth does (field notes): the
+output's first block is dropped when it is read (output.py), so sample 0 is t = 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+WAV_HEADER_GUESS = 128     # bytes before the samples in supernova's WAV (for the progress)
+
+
+class NrtError(RuntimeError):
+    """supernova could not render (the message says why, in one line)."""
+
+
+@dataclass(frozen=True)
+class NrtSettings:
+    executable: str
+    sample_rate: int
+    block_size: int
+    outputs: int
+    inputs: int = 2
+    rt_memory_kb: int = 262144
+    max_nodes: int = 4096
+    audio_buses: int = 1024
+
+
+def command(settings: NrtSettings, score: Path, output: Path) -> list[str]:
+    nova = [settings.executable, "-N", str(score), "_", str(output), str(settings.sample_rate),
+            "WAV", "float", "-T", "1", "-z", str(settings.block_size),
+            "-o", str(settings.outputs), "-i", str(settings.inputs),
+            "-m", str(settings.rt_memory_kb), "-n", str(settings.max_nodes),
+            "-a", str(settings.audio_buses), "-R", "0"]
+    setarch = shutil.which("setarch")
+    if setarch is None:
+        log.warning("setarch not found (util-linux): the noise in the drums will differ "
+                    "from render to render")
+        return nova
+    return [setarch, platform.machine(), "-R", *nova]
+
+
+class NrtRender:
+    """One supernova -N run in `workdir`: `start()`, `feed(score)`, `wait()`; `abort()` on
+    any failure (it ends only the process it started)."""
+
+    def __init__(self, settings: NrtSettings, workdir: Path) -> None:
+        self.settings = settings
+        self.fifo = workdir / "score.osc"
+        self.output = workdir / "render.wav"
+        self.log_path = workdir / "supernova.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._feeder: threading.Thread | None = None
+        self._feed_error: BaseException | None = None
+
+    def start(self) -> None:
+        if shutil.which(self.settings.executable) is None:
+            raise NrtError(f"{self.settings.executable} not found: install supernova "
+                           "('performia doctor' says how)")
+        os.mkfifo(self.fifo)
+        with open(self.log_path, "wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 (our own command line)
+                command(self.settings, self.fifo, self.output), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def feed(self, score: bytes) -> None:
+        """Hand the score over (in a thread: supernova reads it as it renders)."""
+        fd = self._open_fifo()
+        self._feeder = threading.Thread(target=self._write, args=(fd, score),
+                                        name="nrt-score", daemon=True)
+        self._feeder.start()
+
+    def _open_fifo(self) -> int:
+        while True:
+            try:
+                return os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as error:
+                if error.errno != errno.ENXIO:
+                    raise
+            if self.process is None or self.process.poll() is not None:
+                raise NrtError("supernova ended before reading its score: "
+                               + self.last_lines())
+            time.sleep(0.005)
+
+    def _write(self, fd: int, score: bytes) -> None:
+        try:
+            os.set_blocking(fd, True)
+            view = memoryview(score)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as error:       # supernova died while reading: reported by wait()
+            self._feed_error = error
+        finally:
+            os.close(fd)
+
+    def rendered(self) -> float:
+        """Seconds of output written so far (from the file's size)."""
+        try:
+            size = self.output.stat().st_size
+        except FileNotFoundError:
+            return 0.0
+        frame = 4 * self.settings.outputs
+        return max(size - WAV_HEADER_GUESS, 0) / frame / self.settings.sample_rate
+
+    def wait(self, on_progress: object = None, timeout: float = 3600.0) -> None:
+        """Until supernova is done; NrtError if it failed."""
+        if self.process is None:
+            raise NrtError("supernova was not started")
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None:
+            if callable(on_progress):
+                on_progress(self.rendered())
+            if time.monotonic() > deadline:
+                self.abort()
+                raise NrtError(f"supernova did not finish within {timeout:.0f} s")
+            time.sleep(0.05)
+        if self._feeder is not None:
+            self._feeder.join()
+        code = self.process.returncode
+        if code != 0:
+            raise NrtError(f"supernova failed (exit status {code}): {self.last_lines()}")
+        if self._feed_error is not None:
+            raise NrtError(f"supernova stopped reading its score ({self._feed_error}): "
+                           + self.last_lines())
+        failures = self.failures()
+        if failures:
+            raise NrtError(f"supernova refused a command: {failures[0]}")
+
+    def failures(self) -> list[str]:
+        """Lines of the server's log that mean the render is wrong: a SynthDef or a buffer
+        that could not be loaded, a synth that could not be made. (A release for a note
+        that has already ended, /n_set on a freed node, is normal: live too.)"""
+        bad = []
+        for line in self._lines():
+            if "FAILURE" in line and "/n_set" not in line:
+                bad.append(line.strip())
+            elif "could not" in line.lower() or "error" in line.lower():
+                bad.append(line.strip())
+        return bad
+
+    def _lines(self) -> list[str]:
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def last_lines(self, count: int = 3) -> str:
+        lines = [line.strip() for line in self._lines()
+                 if line.strip() and "Next OSC bundle" not in line
+                 and not line.strip().startswith("Channel")]
+        return " / ".join(lines[-count:]) or "no output"
+
+    def abort(self) -> None:
+        """End supernova if it still runs (only the process we started, by its pid)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=2.0)

@@ -1,0 +1,201 @@
+"""The non-real-time score: what the live server is sent, as a binary OSC score for
+`supernova -N`. A score is a sequence of [int32 size][bundle], bundles in time order, each
+timetagged in seconds from the start of the render (not the NTP epoch).
+
+At time 0: the SynthDefs (/d_recv, /d_load for the large analysis synths, as live), the
+node tree of server/tree.py, the master, the take in a buffer played by the live
+`listen_take` synth into the input bus. Then the band's notes as the live dispatcher
+encodes them (transport/dispatcher.py), the release of whatever still sounds at the end
+(as the live shutdown does), and a last bundle that sets the render's length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from performia.events.note import FLAG_REACTIVE, NoteEvent, NoteKind
+from performia.server import synthdefs
+from performia.server.osc import NTP_EPOCH_OFFSET, Message, encode_bundle
+from performia.server.tree import (
+    ADD_AFTER,
+    ADD_TO_HEAD,
+    ADD_TO_TAIL,
+    BAND,
+    INPUT,
+    INSTRUMENT_BUSES,
+    INSTRUMENT_GROUPS,
+    MASTER,
+    MASTER_SYNTH,
+    ROOT,
+)
+from performia.transport.dispatcher import Dispatcher, Source
+
+INPUT_BUFFER = 910          # the buffer and node the live manager uses for the take
+INPUT_NODE = 101
+DISCARD = ("127.0.0.1", 9)  # the dispatcher's socket target: never used, nothing is sent
+_SIZE = struct.Struct(">i")
+_TIMETAG = struct.Struct(">II")
+
+
+def nrt_timetag(seconds: float) -> bytes:
+    """A timetag `seconds` after the start of a non-real-time render."""
+    whole = int(seconds)
+    fraction = int((seconds - whole) * 4294967296.0)
+    return _TIMETAG.pack(whole, min(fraction, 0xFFFFFFFF))
+
+
+def live_time(datagram: bytes) -> float | None:
+    """The time of a live bundle (Unix seconds on the song's clock, whose t = 0 is the song's
+    start), or None for an immediate one."""
+    whole, fraction = _TIMETAG.unpack_from(datagram, 8)
+    if whole == 0 and fraction == 1:
+        return None
+    return float(whole - NTP_EPOCH_OFFSET + fraction / 4294967296.0)
+
+
+SONG_START_BLOCKS = 2     # the song's t = 0 is this many blocks into the score
+
+
+@dataclass
+class Score:
+    """Bundles kept in time order (ties in the order they were added).
+
+    supernova -N (measured here): a synth started by a bundle at time T > 0 runs from the
+    block holding T, as live, but what it plays with `OffsetOut` (every note synth) comes
+    one block late, at sample T·rate + block (a kick at 0.5 s starts at sample 24064); and
+    bundles at time 0 run before the first block, where that block is not added. So the song
+    starts `SONG_START_BLOCKS` blocks into the score (nothing of it at time 0), every note's
+    start bundle is placed one block early (`early`), and the output's first
+    SONG_START_BLOCKS blocks are cut off: then the take's sample 0 and a note at t = 0 are
+    both the output's sample 0, and a note at t sounds at sample round(t · rate), as live."""
+
+    block: float                              # seconds
+    entries: list[tuple[float, int, bytes]] = field(default_factory=list)
+
+    @property
+    def offset(self) -> float:
+        """The score time of the song's t = 0."""
+        return SONG_START_BLOCKS * self.block
+
+    def at_start(self, messages: Iterable[Message]) -> None:
+        """Before the first block (SynthDefs, the tree, the master, the take's buffer)."""
+        self._put(0.0, encode_bundle(0.0, messages))
+
+    def add(self, song_time: float, messages: Iterable[Message]) -> None:
+        self.add_datagram(song_time, encode_bundle(0.0, messages))
+
+    def add_datagram(self, song_time: float, datagram: bytes, early: bool = False) -> None:
+        """A bundle (any timetag) placed at `song_time`; `early`: it starts an OffsetOut
+        synth (see above)."""
+        self._put(self.offset + song_time - (self.block if early else 0.0), datagram)
+
+    def _put(self, seconds: float, datagram: bytes) -> None:
+        stamped = datagram[:8] + nrt_timetag(seconds) + datagram[16:]
+        self.entries.append((seconds, len(self.entries), stamped))
+
+    def encode(self) -> bytes:
+        return b"".join(_SIZE.pack(len(d)) + d for _, _, d in sorted(self.entries))
+
+
+def setup(score: Score, take: Path | None, take_channels: int, build_dir: Path,
+          master_controls: tuple[tuple[str, float], ...] = ()) -> None:
+    """Time 0: SynthDefs, tree, master, the take (each bundle after the one before it)."""
+    loads: list[Message] = []
+    for path in synthdefs.compiled_defs(build_dir):
+        data = path.read_bytes()
+        if len(data) <= synthdefs.MAX_DATAGRAM_DEF:
+            loads.append(("/d_recv", [data]))
+        else:
+            loads.append(("/d_load", [str(path.resolve())]))
+    if not loads:
+        raise FileNotFoundError(f"no compiled SynthDefs in {build_dir}: run 'performia build'")
+    score.at_start(loads)
+    tree: list[Message] = [("/g_new", [ROOT, ADD_TO_HEAD, 0]),
+                           ("/g_new", [INPUT, ADD_TO_HEAD, ROOT]),
+                           ("/p_new", [BAND, ADD_AFTER, INPUT])]
+    tree += [("/p_new", [group, ADD_TO_TAIL, BAND]) for group in INSTRUMENT_GROUPS.values()]
+    tree.append(("/g_new", [MASTER, ADD_TO_TAIL, ROOT]))
+    master: list[str | int | float] = []
+    for name, bus in INSTRUMENT_BUSES.items():
+        master += [name, bus]
+    for control, value in master_controls:       # e.g. ("level", 0.05) for a measurement
+        master += [control, float(value)]
+    tree.append(("/s_new", ["master", MASTER_SYNTH, ADD_TO_HEAD, MASTER, *master]))
+    score.at_start(tree)
+    if take is not None:
+        score.at_start([("/b_allocRead", [INPUT_BUFFER, str(take.resolve()), 0, 0])])
+        synthdef = "listen_take" if take_channels == 1 else "listen_take2"
+        score.add(0.0, [("/s_new", [synthdef, INPUT_NODE, ADD_TO_HEAD, INPUT,
+                                    "buf", INPUT_BUFFER, "loop", 0])])
+
+
+class ScoreDispatcher(Dispatcher):
+    """The live dispatcher's encoding of every note (the same /s_new, node ids, release
+    bundles), its datagrams written into the score instead of a socket.
+
+    Two things the live dispatcher does "now" get the time they would have happened: a
+    reactive note (an answer) sounds at `answer_time(note)`, and a release-all event
+    (kind 2) closes the gates when the live dispatcher would have received it, a lookahead
+    before its time."""
+
+    def __init__(self, score: Score, lookahead: float) -> None:
+        super().__init__(DISCARD)
+        self.sock.close()                  # nothing is sent anywhere
+        self.score = score
+        self.lookahead = lookahead
+        self.block = score.block
+        self.agents: dict[str, Source] = {}
+        self.last_time = 0.0
+
+    def source(self, agent: str) -> Source:
+        if agent not in self.agents:
+            self.agents[agent] = self.add_source(agent)
+        return self.agents[agent]
+
+    def answer_time(self, event: NoteEvent) -> float:
+        """A reactive note sounds in the first block that starts after it was decided (a
+        quarter sample into it, so that rounding cannot move it to the block before)."""
+        return math.ceil(event.time / self.block) * self.block + self.block / 256.0
+
+    def send(self, event: NoteEvent, source: Source | None = None) -> None:
+        if event.kind == NoteKind.RELEASE:
+            now = max(event.time - self.lookahead, 0.0)
+            release = self._release_all(source, now)
+            if release is not None:
+                self.score.add_datagram(now, release)
+            self.stats.sent += 1
+            return
+        if event.flags & FLAG_REACTIVE:
+            at = self.answer_time(event)
+            event = dataclasses.replace(event, time=at, flags=event.flags & ~FLAG_REACTIVE)
+        try:
+            datagrams = self._encode(event, source)
+        except (IndexError, ValueError) as error:
+            self.stats.rejects.refuse(getattr(error, "reason", "unplayable"),
+                                      source.name if source else "?", error, event)
+            return
+        for index, datagram in enumerate(datagrams):   # its start, then its release
+            when = live_time(datagram)
+            if when is None:
+                raise ValueError("the dispatcher made an immediate bundle for a timed note")
+            self.score.add_datagram(when, datagram, early=index == 0)
+        self.stats.sent += 1
+        self.last_time = max(self.last_time, event.time)
+
+    def release_everything(self, at: float) -> None:
+        """The end of the render: every note still sounding is released (the live
+        transport does the same when it stops)."""
+        for source in self.sources:
+            release = self._release_all(source, at)
+            if release is not None:
+                self.score.add_datagram(at, release)
+
+
+def finish(score: Score, song_time: float) -> None:
+    """The render ends at `song_time`: a last (harmless) bundle there."""
+    score.add(song_time, [("/c_set", [0, 0])])

@@ -1,0 +1,142 @@
+"""The beat tracker: tempo and phase on pluck trains, a tempo change, downbeats, causality."""
+
+from __future__ import annotations
+
+import math
+
+import mir_eval
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from performia.listen.beat import BeatSettings, BeatState, BeatTracker
+from performia.listen.frontend import ONSET_BANDS, frames
+from performia.listen.onsets import OnsetDetector
+
+RATE = 48000
+Audio = npt.NDArray[np.float64]
+
+
+def pluck(freq: float, seconds: float) -> Audio:
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = sum(np.sin(2 * np.pi * freq * h * t) / h ** 1.3 for h in range(1, 9))
+    return np.asarray(tone * np.minimum(t / 0.002, 1.0) * np.exp(-t * 6.0), dtype=np.float64)
+
+
+def beat_times(tempi: list[tuple[float, float]], seconds: float) -> list[float]:
+    """Beats from 0.5 s on; `tempi` = [(from time, bpm), ...]."""
+    beats = [0.5]
+    while beats[-1] < seconds - 1.0:
+        bpm = [b for start, b in tempi if start <= beats[-1]][-1]
+        beats.append(beats[-1] + 60.0 / bpm)
+    return beats
+
+
+def train(beats: list[float], seconds: float, seed: int = 1, eighths: bool = False) -> Audio:
+    """A pluck on every beat (the bar's first louder), jittered by ±5 ms, with hiss; with
+    `eighths`, a soft pluck between the beats too."""
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    if eighths:
+        for a, b in zip(beats, beats[1:], strict=False):
+            note = 0.25 * pluck(247.0, 0.4)
+            at = int(((a + b) / 2 + rng.normal(0.0, 0.005)) * RATE)
+            out[at:at + note.size] += note[:max(out.size - at, 0)]
+    for i, beat in enumerate(beats):
+        note = pluck((196.0, 247.0, 294.0, 247.0)[i % 4], 0.8) * (1.0 if i % 4 == 0 else 0.5)
+        at = int((beat + rng.normal(0.0, 0.005)) * RATE)
+        out[at:at + note.size] += note[:max(out.size - at, 0)]
+    return np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+
+
+def track(samples: Audio, tracker: BeatTracker | None = None,
+          chord_changes: list[float] | None = None) -> tuple[BeatTracker, list[BeatState]]:
+    detector = OnsetDetector()
+    tracker = tracker or BeatTracker()
+    changes = list(chord_changes or [])
+    states = []
+    for time, magnitudes in zip(*frames(samples, ONSET_BANDS, RATE), strict=True):
+        strength, _ = detector.update(float(time), magnitudes)
+        while changes and changes[0] + 0.3 <= time:
+            tracker.note_chord_change(changes.pop(0))
+        states.append(tracker.update(float(time), strength))
+    return tracker, states
+
+
+@pytest.mark.parametrize(("bpm", "eighths"), [(70.0, False), (96.0, False), (150.0, True)])
+def test_tempo_and_phase_lock_within_a_few_beats(bpm: float, eighths: bool) -> None:
+    """(Plain quarter plucks at 150 BPM are heard at 75: the tracker takes the level whose
+    subdivisions are played, and a guitarist at 150 plays eighths.)"""
+    seconds = 20.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    tracker, states = track(train(beats, seconds, eighths=eighths))
+    locked_by = beats[0] + 6 * 60.0 / bpm + 2.0              # start_after + six beats
+    late = [s for s in states if locked_by <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}
+    assert min(s.confidence for s in late) > 0.3
+    heard = np.array([b for b in tracker.beats if locked_by <= b <= beats[-1] + 0.1])
+    truth = np.array([b for b in beats if locked_by <= b])
+    assert mir_eval.beat.f_measure(truth, heard) >= 0.95
+
+
+def test_tempo_change_followed_within_two_bars() -> None:
+    seconds = 24.0
+    beats = beat_times([(0.0, 100.0), (12.0, 110.0)], seconds)
+    change = next(b for b in beats if b >= 12.0)
+    _, states = track(train(beats, seconds))
+    after = change + 8 * 60.0 / 110.0
+    late = [s for s in states if after <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - 110.0) <= 2.2 for s in late), {round(s.bpm, 1) for s in late}
+
+
+def test_one_pushed_strum_does_not_drag_the_beat() -> None:
+    seconds = 16.0
+    beats = beat_times([(0.0, 100.0)], seconds)
+    pushed = list(beats)
+    pushed[20] -= 0.08                                        # 80 ms early
+    tracker, _ = track(train(pushed, seconds))
+    heard = np.array(tracker.beats)
+    for beat in beats[21:26]:                                 # the beats after the push
+        assert np.min(np.abs(heard - beat)) <= 0.03
+
+
+def test_downbeat_from_accents_and_chord_changes() -> None:
+    seconds = 24.0
+    beats = beat_times([(0.0, 120.0)], seconds)
+    bars = beats[::4]
+    tracker, states = track(train(beats, seconds), chord_changes=bars[1:])
+    late = np.array([d for d in tracker.downbeats if d >= 10.0])
+    assert late.size >= 5
+    assert mir_eval.beat.f_measure(np.array([b for b in bars if b >= 10.0]), late) >= 0.9
+    assert states[-1].downbeat_confidence > 0.3
+
+
+def test_nothing_reported_before_a_time_depends_on_what_follows() -> None:
+    seconds, cut = 16.0, 9.0
+    beats = beat_times([(0.0, 96.0)], seconds)
+    first = train(beats, seconds)
+    second = first.copy()
+    rng = np.random.default_rng(9)
+    second[int(cut * RATE):] = rng.normal(0.0, 0.05, second.size - int(cut * RATE))
+    a, states_a = track(first)
+    b, states_b = track(second)
+    upto = [i for i, s in enumerate(states_a) if s.time <= cut]
+    assert [states_a[i] for i in upto] == [states_b[i] for i in upto]
+    assert [x for x in a.beats if x <= cut] == [x for x in b.beats if x <= cut]
+    assert [x for x in a.downbeats if x <= cut] == [x for x in b.downbeats if x <= cut]
+
+
+def test_silence_gives_no_beats_and_no_confidence() -> None:
+    tracker = BeatTracker()
+    frame = ONSET_BANDS.hop / RATE
+    state = BeatState()
+    for i in range(1000):
+        state = tracker.update(i * frame, 0.0)
+    assert tracker.beats == [] and state.confidence == 0.0 and math.isinf(state.next_beat)
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError):
+        BeatSettings(low=120.0, high=60.0)
+    with pytest.raises(ValueError):
+        BeatTracker(beats_per_bar=0)

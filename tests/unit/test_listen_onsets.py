@@ -1,0 +1,92 @@
+"""Onsets from /bands frames: plucks at any level, nothing on a steady tone or on hiss."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from performia.listen.frontend import ONSET_BANDS, frames
+from performia.listen.onsets import Onset, OnsetDetector
+
+RATE = 48000
+Audio = npt.NDArray[np.float64]
+
+
+def pluck(freq: float, seconds: float, decay: float = 1.2) -> Audio:
+    """A plucked string: harmonics falling off, a 2 ms attack, an exponential decay."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = sum(np.sin(2 * np.pi * freq * h * t) / h ** 1.3 for h in range(1, 9))
+    envelope = np.minimum(t / 0.002, 1.0) * np.exp(-t * 4.6 / decay)
+    return np.asarray(tone * envelope, dtype=np.float64)
+
+
+def plucks(times: list[float], seconds: float, dbfs: float, hiss_dbfs: float = -70.0,
+           seed: int = 1) -> Audio:
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, 10 ** (hiss_dbfs / 20), int(seconds * RATE))
+    notes = (196.0, 247.0, 294.0, 165.0, 220.0)
+    for i, start in enumerate(times):
+        note = pluck(notes[i % len(notes)], min(2.0, seconds - start))
+        at = int(start * RATE)
+        out[at:at + note.size] += note[:out.size - at]
+    clean = out.copy()
+    return np.asarray(clean / np.max(np.abs(clean)) * 10 ** (dbfs / 20), dtype=np.float64)
+
+
+def detect(samples: Audio) -> list[Onset]:
+    detector = OnsetDetector()
+    found = []
+    for time, magnitudes in zip(*frames(samples, ONSET_BANDS, RATE), strict=True):
+        _, onset = detector.update(float(time), magnitudes)
+        if onset is not None:
+            found.append(onset)
+    return found
+
+
+@pytest.mark.parametrize("dbfs", [-6.0, -30.0])
+def test_every_pluck_found_at_any_level(dbfs: float) -> None:
+    times = [0.5 + 0.75 * i for i in range(10)]          # nylon arpeggio pace (80 BPM eighths)
+    found = detect(plucks(times, 9.0, dbfs))
+    assert len(found) == len(times), [round(o.time, 3) for o in found]
+    for onset, truth in zip(found, times, strict=True):
+        assert abs(onset.time - truth) <= 0.03
+        assert onset.heard_at - truth <= 2.5 * ONSET_BANDS.hop / RATE + 0.012   # ≤ 2 frames
+
+
+def test_soft_pluck_under_a_ringing_loud_one() -> None:
+    samples = plucks([0.5], 4.0, -6.0)
+    soft = pluck(330.0, 2.0) * 0.1 * np.max(np.abs(samples))
+    at = int(1.5 * RATE)
+    samples[at:at + soft.size] += soft[:samples.size - at]
+    found = detect(samples)
+    assert [round(o.time, 1) for o in found] == [0.5, 1.5]
+
+
+def test_steady_tone_gives_at_most_its_start() -> None:
+    t = np.arange(6 * RATE) / RATE
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * np.minimum(t / 0.01, 1.0)
+    found = detect(np.asarray(tone))
+    assert len(found) <= 1
+
+
+def test_ringing_chord_is_one_onset() -> None:
+    chord = sum(pluck(f, 6.0, decay=4.0) for f in (110.0, 165.0, 220.0, 277.0, 330.0))
+    samples = np.concatenate([np.zeros(RATE // 2), 0.1 * chord])
+    assert len(detect(samples)) == 1
+
+
+@pytest.mark.parametrize("dbfs", [-60.0, -30.0])
+def test_hiss_and_hum_give_nothing(dbfs: float) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(6 * RATE) / RATE
+    hum = sum(np.sin(2 * np.pi * 50 * h * t) / h for h in (1, 2, 3, 5))
+    noise = rng.normal(0.0, 1.0, t.size) + 0.5 * hum
+    assert detect(noise / np.std(noise) * 10 ** (dbfs / 20)) == []
+
+
+def test_strength_is_level_free() -> None:
+    times = [0.5 + 0.5 * i for i in range(8)]
+    loud, soft = (detect(plucks(times, 4.5, dbfs)) for dbfs in (-6.0, -30.0))
+    assert len(loud) == len(soft) == len(times)
+    assert np.allclose([o.strength for o in loud], [o.strength for o in soft], atol=0.1)
