@@ -18,6 +18,7 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "performia.toml"
 
 STYLES = ("rock", "funk", "ballad", "jazz-swing")
 MODES = ("listen", "play", "follow")
+COME_IN_MODES = ("listen", "count_in", "now", "pedal")
 
 
 class ConfigError(ValueError):
@@ -68,6 +69,12 @@ class TimingConfig:
     tempo: float = field(default=120.0, metadata=_range(20.0, 400.0))
     beats_per_bar: int = field(default=4, metadata=_range(1, 16))
     keep_cpus_awake: bool = True    # hold /dev/cpu_dma_latency at 0 µs while the band plays
+    # how much the band follows the guitarist's tempo and phase (0 = the band leads)
+    follow: float = field(default=1.0, metadata=_range(0.0, 1.0))
+    # how the band comes in: listen (find the beat, come in on a downbeat), count_in (one
+    # bar of clicks at `tempo`), now (from beat 0 at `tempo`), pedal (at the bar after it)
+    come_in: str = field(default="listen", metadata=_choices(*COME_IN_MODES))
+    come_in_bars: int = field(default=2, metadata=_range(1, 16))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from performia.events.note import NoteEvent
 from performia.events.ring import RingWriter
 from performia.listen import readings
 from performia.listen.follower import Follower
+from performia.listen.frontend import CHORD_SPECTRUM, ONSET_BANDS
 from performia.processes import set_background_realtime
 from performia.server.osc import OscClient
 from performia.state.book import StateBook
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 NO_CHORD = "N"                           # the follower's label for "no chord heard"
 FOLLOWING_MODES = ("listen", "follow")   # modes in which the band plays the chord it hears
+FRAME_ADDRESSES = (CHORD_SPECTRUM.address, ONSET_BANDS.address)   # read by the fast path
 
 
 class Ears:
@@ -66,6 +68,8 @@ class Ears:
         self.set_mode(initial_mode)
         for address in readings.ADDRESSES:
             server.on(address, self._on_reading)
+        for spectrum in (CHORD_SPECTRUM, ONSET_BANDS):
+            server.on_frame(spectrum.address, spectrum.bins, self._on_frame(spectrum.address))
         server.on("/accent", self._on_accent)
 
     def close(self) -> None:
@@ -98,12 +102,19 @@ class Ears:
         """On the receive thread: stamp the arrival time and hand over, nothing more."""
         self._readings.put((address, args, time.time()))
 
+    def _on_frame(self, address: str) -> Callable[[int, int, Any], None]:
+        def hand_over(node: int, reply_id: int, values: Any) -> None:
+            self._readings.put((address, [node, reply_id, values], time.time()))
+        return hand_over
+
     def _hear(self) -> None:
         set_background_realtime("the ears")
         while (item := self._readings.get()) is not None:
             address, args, arrived = item
             try:
-                reading = readings.parse(address, args, arrived)
+                reading = (readings.frame(address, args[0], args[1], args[2], arrived)
+                           if len(args) == 3 and address in FRAME_ADDRESSES
+                           else readings.parse(address, args, arrived))
             except ValueError as error:
                 self.dropped_readings += 1
                 log.warning("analysis reply dropped: %s", error)

@@ -38,17 +38,17 @@ from performia.listen.onsets import FRAME_SECONDS
 
 FloatArray = npt.NDArray[np.float64]
 
-HARMONICS = (1.0, 2.0, 3.0, 4.0)
 
 
 @dataclass(frozen=True)
 class BeatSettings:
     low: float = 60.0                 # BPM
     high: float = 180.0               # BPM
-    preferred: float = 110.0          # BPM, centre of the tempo preference
-    spread: float = 0.9               # octaves, width (σ) of the tempo preference
-    half_weight: float = 0.5          # weight of the half-period term
-    harmonic_weights: tuple[float, ...] = (1.0, 0.8, 0.6, 0.5)
+    preferred: float = 95.0          # BPM, centre of the tempo preference
+    spread: float = 1.2               # octaves, width (σ) of the tempo preference
+    half_weight: float = 0.65          # weight of the half-period term
+    beat_weights: tuple[float, float] = (1.0, 0.8)   # the autocorrelation at 1 and 2 beats
+    bar_weight: float = 1.2           # ... and at a bar (beats_per_bar beats)
     window: float = 8.0               # s of strength analysed
     memory: float = 3.0               # s back where the strength counts half
     analysis_frames: int = 8          # frames between analyses (85 ms)
@@ -78,8 +78,6 @@ class BeatSettings:
             raise ValueError(f"BeatSettings: need 0 < low < high, got {self.low}, {self.high}")
         if self.window < 4 * 60.0 / self.low:
             raise ValueError("BeatSettings.window must hold four beats of the lowest tempo")
-        if len(self.harmonic_weights) != len(HARMONICS):
-            raise ValueError(f"BeatSettings.harmonic_weights needs {len(HARMONICS)} weights")
         if self.analysis_frames < 1:
             raise ValueError("BeatSettings.analysis_frames must be ≥ 1")
 
@@ -143,9 +141,10 @@ class BeatTracker:
         self._heard: tuple[float, float] = (0.0, 0.0)     # last tempo estimate, confidence
         self._prior = np.exp(-0.5 * (np.log2(self._bpms / s.preferred) / s.spread) ** 2)
         lags = 60.0 / (self._bpms * frame_seconds)          # frames per beat
-        multiples = np.array((0.5,) + HARMONICS)
+        bar = beats_per_bar if beats_per_bar > 2 else 2 * beats_per_bar
+        multiples = np.array((0.5, 1.0, 2.0, float(bar)))
         self._lags = lags[:, None] * multiples[None, :]
-        self._lag_weights = np.array((s.half_weight,) + s.harmonic_weights)
+        self._lag_weights = np.array((s.half_weight, *s.beat_weights, s.bar_weight))
         self._comb_weights = s.comb_decay ** np.arange(s.comb_beats)
         width = max(int(round(s.phase_tolerance / frame_seconds)), 0)
         self._tolerance = 1.0 - np.abs(np.arange(-width, width + 1)) / (width + 1)

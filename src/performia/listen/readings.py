@@ -94,6 +94,19 @@ def parse(address: str, args: Sequence[object], time: float) -> Reading:
     return TakeEndReading(time, node, reply_id)
 
 
+def frame(address: str, node: int, reply_id: int, values: npt.ArrayLike,
+          time: float) -> SpectrumReading | BandsReading:
+    """A /spectrum or /bands frame already read as numbers (the socket's fast path)."""
+    kind = _FRAMES.get(address)
+    if kind is None:
+        raise ValueError(f"{address!r} is not a spectrum frame ({', '.join(_FRAMES)})")
+    magnitudes = np.array(values, dtype=np.float64)
+    if magnitudes.shape != (_VALUES[address],):
+        raise ValueError(f"{address} carries {magnitudes.size} values, expected "
+                         f"{_VALUES[address]}")
+    return kind(time, node, reply_id, _checked(address, magnitudes))
+
+
 def _magnitudes(address: str, values: Sequence[object]) -> Magnitudes:
     """A frame's values as a read-only array; ValueError if any is not a finite number ≥ 0."""
     try:
@@ -102,6 +115,10 @@ def _magnitudes(address: str, values: Sequence[object]) -> Magnitudes:
         raise ValueError(f"{address}: every value must be a number ({error})") from None
     if frame.ndim != 1 or any(isinstance(v, bool | str | bytes) for v in values):
         raise ValueError(f"{address}: every value must be a number")
+    return _checked(address, frame)
+
+
+def _checked(address: str, frame: Magnitudes) -> Magnitudes:
     bad = ~np.isfinite(frame) | (frame < 0)
     if bad.any():
         index = int(np.argmax(bad))

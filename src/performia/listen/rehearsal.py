@@ -328,12 +328,17 @@ def write_take(path: Path | str, take: Take) -> Path:
     return target
 
 
+# Raised whenever the generator's sound changes, so takes made before are made again
+# (2: the strings a chord shape does not use are damped).
+GENERATOR_VERSION = 2
+
+
 def ensure_take(spec: TakeSpec, path: Path | str = DEFAULT_TAKE) -> Path:
     """The take of `spec` at `path`: generated the first time, reused while the spec is the
     same (the spec is stored beside it as `<stem>.spec`)."""
     target = Path(path)
     stamp = target.with_suffix(".spec")
-    wanted = repr(spec)
+    wanted = f"generator {GENERATOR_VERSION}: {spec!r}"
     if target.exists() and stamp.exists() and stamp.read_text() == wanted:
         return target
     write_take(target, generate_take(spec))

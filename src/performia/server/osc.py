@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pythonosc.osc_message import OscMessage
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 OscArg = int | float | str | bytes
 Message = tuple[str, Sequence[OscArg]]
 Handler = Callable[[str, list[Any]], None]
+# A SendReply frame read in one step: (node, reply ID, the values as float32, big-endian)
+FrameHandler = Callable[[int, int, "npt.NDArray[np.float32]"], None]
 
 NTP_EPOCH_OFFSET = 2208988800   # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 _INT = struct.Struct(">i")
@@ -141,6 +145,7 @@ class OscClient:
         self.sock = local_socket(host)
         self.sock.settimeout(0.2)
         self._handlers: dict[str, list[Handler]] = {}
+        self._frames: dict[bytes, tuple[int, int, FrameHandler]] = {}
         self._waiters: list[tuple[str, Callable[[list[Any]], bool], queue.Queue[list[Any]]]] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -187,6 +192,26 @@ class OscClient:
             if handler in handlers:
                 handlers.remove(handler)
 
+    def on_frame(self, address: str, values: int, handler: FrameHandler) -> None:
+        """A fast path for SendReply frames of `values` floats at `address` (the analysis
+        spectra: python-osc takes 1.1 ms to decode 800 floats, numpy 5 µs). A datagram that
+        is not exactly such a frame goes the normal way."""
+        prefix = _osc_string(address) + _osc_string(",ii" + "f" * values)
+        with self._lock:
+            self._frames[prefix] = (len(prefix) + 8 + 4 * values, values, handler)
+
+    def _frame(self, datagram: bytes) -> bool:
+        for prefix, (size, values, handler) in self._frames.items():
+            if len(datagram) == size and datagram.startswith(prefix):
+                node, reply_id = struct.unpack_from(">ii", datagram, len(prefix))
+                frame = np.frombuffer(datagram, ">f4", values, len(prefix) + 8)
+                try:
+                    handler(node, reply_id, frame)
+                except Exception:
+                    log.exception("OSC frame handler failed")
+                return True
+        return False
+
     def _receive(self) -> None:
         while not self._closed.is_set():
             try:
@@ -195,6 +220,8 @@ class OscClient:
                 continue
             except OSError:
                 return
+            if self._frames and self._frame(datagram):
+                continue
             try:
                 messages = decode(datagram)
             except Exception:

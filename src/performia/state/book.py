@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from performia.state.form import FormMemory, FormSettings
+from performia.state.tempo import GuitarBeat
 from performia.state.musical_state import (
     BarChords,
     BarHeard,
@@ -51,6 +52,7 @@ class StateBook:
         self._lock = threading.Lock()
         self._form = FormMemory(key, self.settings.form)
         self._state = MusicalState(key=key, beats_per_bar=beats_per_bar, bpm=bpm)
+        self.beat: GuitarBeat | None = None      # the guitarist's time (one assignment)
 
     @property
     def state(self) -> MusicalState:
@@ -83,7 +85,29 @@ class StateBook:
             self._state = dataclasses.replace(self._state, bpm=bpm,
                                               bpm_confidence=confidence, bpm_time=time)
 
+    def hear_beat(self, beat: GuitarBeat) -> None:
+        """The beat tracker's belief after a reading (replaced as a whole)."""
+        self.beat = beat
+
     # -- the band loop ---------------------------------------------------------------------
+
+    def realign(self, bar: int, time: float) -> MusicalState:
+        """The clock was re-anchored onto the guitarist's bars (before the band came in):
+        every heard change is credited again to its beat on the new clock, the form memory
+        hears the bars again, and `bar` (starting at `time`) is the current bar."""
+        with self._lock:
+            state = self._state
+            changes = tuple(dataclasses.replace(c, beat=self._played_beat(c.time))
+                            for c in state.changes)
+            state = dataclasses.replace(state, changes=changes, bar=bar, bar_time=time)
+            self._form = FormMemory(self._form.key, self.settings.form)
+            first = min((c.beat // state.beats_per_bar for c in changes), default=bar)
+            for past in range(max(0, first), bar):
+                heard = self._bar_chords(state, past)
+                if heard is not None:
+                    self._form.hear_bar(past, heard)
+            self._state = self._with_predictions(state, assume_current=False)
+            return self._state
 
     def start_bar(self, bar: int, time: float) -> MusicalState:
         """`bar` starts at clock `time`: commit the bar just heard, predict `bar` and the

@@ -67,6 +67,13 @@ class Clock:
             self.tempo = self.tempo.with_tempo(bpm, beat)
             self._wake()
 
+    def set_map(self, tempo: TempoMap) -> None:
+        """Replace the whole tempo map (scheduled beats keep their beat). Only for a band
+        that is not sounding yet: beats may move by more than a re-anchor would move them."""
+        with self._lock:
+            self.tempo = tempo
+            self._wake()
+
     # -- schedule -----------------------------------------------------------
     def schedule(self, beat: float, callback: Callback) -> Handle:
         entry = _Entry(beat, next(self._order), callback)

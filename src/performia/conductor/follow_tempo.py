@@ -1,0 +1,167 @@
+"""Following the guitarist's time: tempo and phase from the beat tracker, and coming in.
+
+The band's clock is one epoch tempo map (`time = t0 + (beat − b0)·60/bpm`). Once the band
+plays, it follows only by re-anchoring that map at one of its beats (`BandLoop.change_tempo`
+at the step of the beat, before it decides its notes): the beat's own time never moves, the
+beats after it come at the new tempo, so nothing is doubled or missed and the drums stay on
+their exact samples between re-anchors. At each beat the band aims its next beat at the
+guitarist's:
+
+    period' = period + follow·(period_gain·(guitar period − period) − phase_gain·error)
+
+where `error` is how late this beat of the band is against the nearest beat of the
+guitarist (the tracker's beat clock, itself a phase-locked loop, so one pushed strum moves
+it little), clamped to `max_change` of the period per beat. `follow` = 0: the band leads.
+
+Coming in (`come_in`):
+* `now`      the band plays from beat 0 at the configured tempo (and follows from there);
+* `count_in` one bar of clicks at the configured tempo, the band from bar 1 (a take played
+             with `--tempo` lines up with the band's bars from t = 0);
+* `listen`   the band listens (silent) until the tracker has the beat and a downbeat for
+             `come_in_bars` bars, and comes in on the guitarist's next downbeat; before it
+             is in, the map is simply replaced (nothing sounds, nothing can jump);
+* `pedal`    as `listen`, but the band comes in at the bar line after the pedal (a mode
+             change) once it has the beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from performia.state.tempo import FollowSettings, GuitarBeat
+from performia.timing.clock import Clock
+from performia.timing.tempo import TempoMap
+
+log = logging.getLogger(__name__)
+
+EPSILON = 1e-9
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class TempoFollower:
+    """Called by the band loop at the top of every step (`at_step`); says whether the band
+    plays the step (`True`), clicks the count-in (`"count"`), or waits (`False`)."""
+
+    def __init__(self, settings: FollowSettings, clock: Clock,
+                 beat: Callable[[], GuitarBeat | None],
+                 on_event: EventSink | None = None,
+                 realign: Callable[[int, float], object] | None = None,
+                 guitar: bool = True, mode: Callable[[], str] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.beat = beat
+        self.on_event = on_event
+        self.realign = realign
+        self.mode = mode
+        self.come_in = settings.come_in if guitar or settings.come_in == "count_in" else "now"
+        self.entry: float | None = None             # the beat the band came in on
+        self.first_mode = mode() if mode is not None else ""
+        self.pedal = False
+        self.locked_bars = 0
+        self._logged_bpm = clock.tempo.bpm
+        self.reanchors = 0
+        if self.come_in == "now":
+            self.entry = -math.inf
+        elif self.come_in == "count_in":
+            self.entry = float(clock.tempo.beats_per_bar)
+
+    @property
+    def playing(self) -> bool:
+        return self.entry is not None
+
+    def at_step(self, beat: float) -> bool | str:
+        tempo = self.clock.tempo
+        if self.entry is not None and beat + EPSILON >= self.entry:
+            if self.settings.follow > 0.0 and abs(beat - round(beat)) < EPSILON:
+                self._follow(beat, tempo)
+            return True
+        if self.entry is not None:                 # count_in: the first bar
+            return "count"
+        self._listen(beat, tempo)
+        if self.entry is not None and beat + EPSILON >= self.entry:
+            return True
+        return False
+
+    # -- before the band is in --------------------------------------------------------------
+
+    def _listen(self, beat: float, tempo: TempoMap) -> None:
+        s = self.settings
+        if self.mode is not None and self.mode() != self.first_mode:
+            self.pedal = True
+        guitar = self.beat()
+        if guitar is None or not guitar.locked or guitar.confidence < s.min_confidence:
+            return
+        bpb = tempo.beats_per_bar
+        now = tempo.time_at(beat)
+        downbeat = guitar.next_downbeat(now + 0.5 * guitar.period, bpb)
+        if downbeat is None:
+            return
+        self.locked_bars = guitar.beats // bpb
+        target = downbeat + s.offset
+        bar_line = tempo.next_bar(beat + EPSILON)
+        aligned = (abs(tempo.time_at(bar_line) - target) < 0.002
+                   and abs(tempo.seconds_per_beat - guitar.period) < 1e-4)
+        if not aligned:
+            step = beat + 0.25
+            bars_ahead = math.floor((step + (target - now) / guitar.period) / bpb + EPSILON)
+            bar_line = float(bars_ahead * bpb)
+            new = TempoMap(bpm=60.0 / guitar.period, t0=target, b0=bar_line,
+                           beats_per_bar=bpb)
+            if new.time_at(step) <= now:
+                bar_line += bpb
+                new = TempoMap(bpm=new.bpm, t0=target, b0=bar_line, beats_per_bar=bpb)
+            self.clock.set_map(new)
+            if self.realign is not None:
+                current = math.floor((step + EPSILON) / bpb)
+                self.realign(current, new.time_at(current * bpb))
+        ready = self.locked_bars >= s.come_in_bars
+        if self.come_in == "pedal":
+            ready = self.pedal
+        elif guitar.downbeat_confidence <= 0.0 and self.locked_bars < s.give_up_bars:
+            ready = False
+        if ready:
+            bar_line = self.clock.tempo.next_bar(beat + 0.25)
+            self.entry = bar_line
+            self._logged_bpm = self.clock.tempo.bpm
+            if self.on_event is not None:
+                self.on_event({"t": round(self.clock.tempo.time_at(bar_line), 6),
+                               "kind": "come_in", "beat": bar_line,
+                               "bpm": round(self.clock.tempo.bpm, 2)})
+
+    # -- playing ----------------------------------------------------------------------------
+
+    def _follow(self, beat: float, tempo: TempoMap) -> None:
+        s = self.settings
+        guitar = self.beat()
+        if guitar is None or not guitar.locked or guitar.confidence < s.min_confidence:
+            return
+        period = tempo.seconds_per_beat
+        theirs = guitar.period
+        ratio = math.log(theirs / period)
+        for octave in (math.log(2.0), -math.log(2.0), math.log(3.0), -math.log(3.0)):
+            if abs(ratio - octave) < s.max_ratio / 2:
+                theirs /= math.exp(octave)
+                ratio -= octave
+                break
+        if abs(ratio) > s.max_ratio:
+            return
+        now = tempo.time_at(beat)
+        error = (now - s.offset - guitar.next_beat) % theirs
+        if error > theirs / 2:
+            error -= theirs
+        gain = s.follow
+        change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
+        change = max(-s.max_change * period, min(s.max_change * period, change))
+        if abs(change) < s.still:
+            return
+        bpm = 60.0 / (period + change)
+        self.clock.set_tempo(bpm, beat)
+        self.reanchors += 1
+        if self.on_event is not None and abs(bpm - self._logged_bpm) >= s.log_step:
+            self._logged_bpm = bpm
+            self.on_event({"t": round(now, 6), "kind": "band_tempo", "beat": beat,
+                           "bpm": round(bpm, 2)})
