@@ -347,7 +347,7 @@ def evaluate(take: Take, chord_changes: bool = True) -> Result:
     for t, frame in zip(times, bands, strict=True):
         t0 = time.perf_counter()
         strength, onset = detector.update(float(t), frame)
-        state = tracker.update(float(t), strength)
+        state = tracker.update(float(t), strength, detector.bass_strength)
         spent += time.perf_counter() - t0
         while changes and changes[0] <= t:
             tracker.note_chord_change(changes.pop(0) - 0.3)

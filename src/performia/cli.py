@@ -9,7 +9,7 @@ import math
 import sys
 from pathlib import Path
 
-from performia.config import STYLES, Config, ConfigError, load_config, replace
+from performia.config import COME_IN_MODES, STYLES, Config, ConfigError, load_config, replace
 
 EXIT_CONFIG = 2
 
@@ -35,7 +35,7 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="write every note played as JSON lines (see docs/EVENTS.md)")
     p.add_argument("--input", type=Path, metavar="TAKE.wav",
                    help="play this guitar take as the input instead of the audio interface")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo (overrides the config)")
+    add_timing_arguments(p)
     p.add_argument("--key", help="key, e.g. E:min or G:maj (overrides the config)")
     p.add_argument("--style", choices=STYLES, help="style preset (overrides the config)")
     p.add_argument("--seed", type=int, help="random seed: the same seed plays the same notes")
@@ -45,6 +45,33 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gui", action="store_true", help="do not start the browser view")
     p.add_argument("-v", "--verbose", action="store_true", help="log everything")
     return p
+
+
+def add_timing_arguments(p: argparse.ArgumentParser) -> None:
+    """--tempo, --come-in, --follow (shared by the live run and `render`)."""
+    p.add_argument("--tempo", type=float, metavar="BPM",
+                   help="tempo (overrides the config); the band then counts in one bar at "
+                        "this tempo and follows from there, unless --come-in says otherwise")
+    p.add_argument("--come-in", choices=COME_IN_MODES,
+                   help="how the band comes in: listen (find the guitarist's beat, come in on "
+                        "a downbeat), count_in (one bar of clicks at the tempo), now (from "
+                        "beat 0), pedal (the bar after the pedal); default: count_in with "
+                        "--tempo, else the config's [timing] come_in")
+    p.add_argument("--follow", type=float, metavar="0..1",
+                   help="how much the band follows the guitarist's time (0 = it leads)")
+
+
+def timing_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The [timing] keys the command line sets."""
+    timing: dict[str, object] = {}
+    if args.tempo is not None:
+        timing["tempo"] = args.tempo
+        timing["come_in"] = "count_in"
+    if args.come_in is not None:
+        timing["come_in"] = args.come_in
+    if args.follow is not None:
+        timing["follow"] = args.follow
+    return timing
 
 
 def _duration(text: str | None) -> float | None:
@@ -63,7 +90,7 @@ def _duration(text: str | None) -> float | None:
 
 def _configure(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    timing = {k: v for k, v in (("tempo", args.tempo),) if v is not None}
+    timing = timing_overrides(args)
     band = {k: v for k, v in (("key", args.key), ("style", args.style), ("seed", args.seed))
             if v is not None}
     if args.session is not None:

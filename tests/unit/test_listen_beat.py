@@ -140,3 +140,41 @@ def test_settings_are_checked() -> None:
         BeatSettings(low=120.0, high=60.0)
     with pytest.raises(ValueError):
         BeatTracker(beats_per_bar=0)
+
+
+def track_with_bass(samples: Audio, tracker: BeatTracker) -> BeatTracker:
+    detector = OnsetDetector()
+    for time, magnitudes in zip(*frames(samples, ONSET_BANDS, RATE), strict=True):
+        strength, _ = detector.update(float(time), magnitudes)
+        tracker.update(float(time), strength, detector.bass_strength)
+    return tracker
+
+
+def test_travis_picking_locks_to_the_bass_not_the_brighter_off_beats() -> None:
+    """Alternating bass on the beats, louder, brighter treble notes between them: the
+    full-band flux peaks on the off-beats, the bass strength puts the beat on the thumb."""
+    seconds, bpm = 20.0, 92.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    rng = np.random.default_rng(5)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    for i, (a, b) in enumerate(zip(beats, beats[1:], strict=False)):
+        for start, freq, gain in ((a, (98.0, 147.0)[i % 2], 0.35), ((a + b) / 2, 659.0, 1.0)):
+            note = pluck(freq, 0.6) * gain
+            at = int((start + rng.normal(0.0, 0.005)) * RATE)
+            out[at:at + note.size] += note[:max(out.size - at, 0)]
+    tracker = track_with_bass(np.asarray(0.3 * out / np.max(np.abs(out))), BeatTracker())
+    truth = np.array([b for b in beats if b >= 8.0])
+    heard = np.array([b for b in tracker.beats if 8.0 <= b <= beats[-1] + 0.1])
+    assert abs(tracker.state.bpm - bpm) <= 0.02 * bpm
+    assert mir_eval.beat.f_measure(truth, heard) >= 0.9
+
+
+def test_a_sparser_bar_does_not_halve_the_tempo() -> None:
+    """A pluck on every beat, then a bar of half notes, then every beat again: once settled,
+    the tempo stays (a metrical jump needs `metrical_relock` estimates in a row)."""
+    seconds, bpm = 26.0, 100.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    kept = [b for i, b in enumerate(beats) if not (32 <= i < 40 and i % 2)]   # bars 9–10
+    tracker, states = track(train(kept, seconds))
+    late = [s for s in states if 10.0 <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}

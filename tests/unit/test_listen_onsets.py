@@ -90,3 +90,22 @@ def test_strength_is_level_free() -> None:
     loud, soft = (detect(plucks(times, 4.5, dbfs)) for dbfs in (-6.0, -30.0))
     assert len(loud) == len(soft) == len(times)
     assert np.allclose([o.strength for o in loud], [o.strength for o in soft], atol=0.1)
+
+
+def test_bass_strength_rises_on_low_notes_not_on_treble_ones() -> None:
+    """`bass_strength` (the flux weighted towards the lowest bins) marks a bass string's
+    attack far more than a brighter treble note's."""
+    rng = np.random.default_rng(3)
+    samples = rng.normal(0.0, 1e-4, int(6.0 * RATE))
+    for start, freq, gain in ((1.0, 98.0, 0.5), (2.5, 659.0, 1.0), (4.0, 98.0, 0.5)):
+        note = pluck(freq, 1.5) * gain
+        at = int(start * RATE)
+        samples[at:at + note.size] += note
+    detector = OnsetDetector()
+    bass = {1.0: 0.0, 2.5: 0.0, 4.0: 0.0}
+    for time, magnitudes in zip(*frames(samples, ONSET_BANDS, RATE), strict=True):
+        detector.update(float(time), magnitudes)
+        for start in bass:
+            if start <= time <= start + 0.05:
+                bass[start] = max(bass[start], detector.bass_strength)
+    assert bass[4.0] > 3 * bass[2.5], bass

@@ -22,7 +22,7 @@ from performia.conductor.band_loop import BandLoop
 from performia.conductor.control import ControlPort, Handler
 from performia.conductor.listening import Ears
 from performia.conductor.state import Publisher, ServerFigures, compose
-from performia.config import Config
+from performia.config import Config, replace
 from performia.control.band import BandControl
 from performia.control.commands import ControlApi
 from performia.control.member import Member
@@ -123,6 +123,8 @@ def renotify_on_signal(server: OscClient) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     plan = PerformancePlan.for_child("conductor", CONDUCTOR_PRIORITY, argv)
+    if plan.resume:          # a restart: the band was playing, it comes straight back in
+        plan = dataclasses.replace(plan, config=replace(plan.config, "timing", come_in="now"))
     config = plan.config
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

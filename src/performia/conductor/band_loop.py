@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from performia.band.agent import Agent, BandMemory, HarmonicContext, Listening, Step
+from performia.band.drums import DRUM_PITCH
+from performia.conductor.follow_tempo import TempoFollower
 from performia.events.note import NoteEvent
 from performia.state.book import StateBook
 from performia.state.decision import ChordDecision, DecisionSettings, decide
+from performia.state.tempo import FollowSettings
 from performia.timing.clock import Clock, RealtimeClock
 from performia.timing.tempo import TempoMap
 
@@ -63,6 +66,12 @@ class BandLoop:
     # runs at the top of every step, before anything is decided (control/band.py applies
     # the control changes due at this step there)
     before_step: Callable[[float], None] | None = None
+    # following the guitarist's time and coming in (None: the book's `follow`, or the band
+    # leads from its first beat); `guitar`: is there a guitar to follow at all
+    follow: FollowSettings | None = None
+    guitar: bool = True
+    tempo_follower: TempoFollower | None = None
+    COUNT_IN_VOICE = "hat"
 
     def start(self, first_beat: float = 0.0) -> None:
         """Start at `first_beat`, or, if this process came up too late for it, at the first
@@ -80,7 +89,18 @@ class BandLoop:
         """Seed the agents' dice and schedule the first step (the clock runs the rest)."""
         for agent in self.agents:
             self.rngs[agent.name] = random.Random(f"{self.seed}:{agent.name}")
+        settings = self.follow or (self.book.follow if self.book is not None else None)
+        if settings is not None and self.tempo_follower is None:
+            book = self.book
+            self.tempo_follower = TempoFollower(
+                settings, self.clock, beat=lambda: book.beat if book is not None else None,
+                on_event=self._event, realign=book.realign if book is not None else None,
+                guitar=self.guitar, mode=lambda: self.listening.mode)
         self.clock.schedule(first_beat, self.play_step)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
     def play_step(self, beat: float, _time: float) -> None:
         self.clock.schedule(beat + STEP_BEATS, self.play_step)
@@ -90,7 +110,15 @@ class BandLoop:
             except Exception:
                 log.exception("the control changes at beat %.2f failed: the band plays on",
                               beat)
+        playing: bool | str = True
+        if self.tempo_follower is not None:
+            playing = self.tempo_follower.at_step(beat)
         tempo = self.clock.tempo
+        if playing is not True:
+            if playing == "count" and abs(beat - round(beat)) < EPSILON:
+                self.count_in(beat, tempo)
+            self.prepare_bar(beat + STEP_BEATS, tempo)
+            return
         decision = self.decide(beat, tempo)
         self.decision = decision
         for agent in self.agents:
@@ -107,6 +135,13 @@ class BandLoop:
                 continue
             self.emit(agent.name, events)
         self.prepare_bar(beat + STEP_BEATS, tempo)
+
+    def count_in(self, beat: float, tempo: TempoMap) -> None:
+        """One click of the count-in bar (the drummer's hat; the one accented)."""
+        first = round(beat) % tempo.beats_per_bar == 0
+        click = NoteEvent.make(tempo.time_at(beat), "drums", self.COUNT_IN_VOICE,
+                               DRUM_PITCH[self.COUNT_IN_VOICE], 0.95 if first else 0.7)
+        self.emit("drums", [click])
 
     def change_tempo(self, bpm: float, at_beat: float) -> None:
         """Play `bpm` from `at_beat` on: the one tempo map is re-anchored there

@@ -29,6 +29,7 @@ from performia.processes import set_background_realtime
 from performia.server.osc import OscClient
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext, Listening
+from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
 from performia.timing.tempo import TempoMap
 
@@ -53,6 +54,8 @@ class Ears:
         self.answered = 0
         self._log_event = log_event
         self._answer_lock = threading.Lock()
+        if book is not None and book.follow is None:    # the band follows the guitarist
+            book.follow = FollowSettings.from_config(config.timing)
         self.follower = Follower(harmony, listening,
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event)
@@ -124,6 +127,8 @@ class Ears:
             except Exception:
                 self.dropped_readings += 1
                 log.exception("the ears failed on a %s reading: skipped", address)
+            if self.book is not None:
+                tell_beat(self.book, self.follower)
             # follow the heard chord while the guitar plays; when it stops, the progression
             self.harmony.following = (self.listening.mode in FOLLOWING_MODES
                                       and self.listening.playing)
@@ -137,6 +142,20 @@ class Ears:
             tell_book(self.book, event)
         if self._log_event is not None:
             self._log_event(event)
+
+
+def tell_beat(book: StateBook, follower: Follower) -> None:
+    """Hand the beat tracker's belief to the state book (when it changed)."""
+    state = follower.rhythm.state
+    known = book.beat
+    if known is not None and known.time == state.time:
+        return
+    beats = follower.rhythm.tracker.beats
+    book.hear_beat(GuitarBeat(time=state.time, period=state.period,
+                              next_beat=state.next_beat, confidence=state.confidence,
+                              last_beat=beats[-1] if beats else None,
+                              beat_in_bar=state.beat_in_bar, beats=len(beats),
+                              downbeat_confidence=state.downbeat_confidence))
 
 
 def tell_book(book: StateBook, event: dict[str, Any]) -> None:

@@ -1,18 +1,28 @@
 """The beat of the guitar, causally: tempo, phase and downbeat from the onset strength.
 
-`BeatTracker.update(time, strength)` takes the strength `OnsetDetector.update` gives for
-every /bands frame (in time order) and returns a `BeatState`. Inside:
+`BeatTracker.update(time, strength, bass)` takes the strength `OnsetDetector.update` gives for
+every /bands frame (in time order) and its `bass_strength` (the same flux weighted towards the
+lowest bins), and returns a `BeatState`. Inside:
 
-* **Tempo.** Every `analysis_frames` frames, the last `window` s of strength (recent seconds
-  weighted more, half weight `memory` s back) is autocorrelated (FFT). Each candidate tempo
-  `low`..`high` BPM scores the autocorrelation at 1, 2, 3 and 4 beat periods and at half a
-  period (the level whose subdivisions are played), times a log-normal preference around
-  `preferred` BPM, and — once locked — times a preference for staying near the tempo held
-  (no jumping between a tempo and its double). Parabolic refinement gives a fraction of a
-  BPM.
-* **Phase.** A comb of beat-spaced teeth (recent beats weighted more) slid over the last beat
-  period of strength tells where the beats of that tempo fall best; that predicts the next
-  beat.
+* **Tempo.** Every `analysis_frames` frames, the last `window` s of strength (each stream
+  divided by its mean over the window; recent seconds weighted more, half weight `memory` s
+  back) is autocorrelated (FFT). Each candidate tempo `low`..`high` BPM scores the
+  autocorrelation at half a period (`half_weight`: the level whose subdivisions are played),
+  at 1 and 2 beats (`beat_weights`) and at a bar (`beats_per_bar` beats, `bar_weight`: the
+  pattern repeats every bar, which keeps a syncopated comp — the Charleston, 3+3+2 — from
+  being heard at 3:2 or 4:3 of its tempo), times a log-normal preference around `preferred`
+  BPM (σ `spread` octaves). Parabolic refinement gives a fraction of a BPM.
+* **Staying on a tempo.** Once locked, the best candidate within ±`tempo_window` of the tempo
+  held is taken unless a tempo outside has won `tempo_relock` estimates in a row; when that
+  tempo is a metrical relative of the one held (×2, ×½, ×3/2, ×2/3) it must win
+  `metrical_relock` in a row (~4 s) once `free_levels` s have been played: a bar played
+  sparser does not halve the tempo, but the first seconds may still settle the level.
+* **Phase.** A comb of beat-spaced teeth (recent beats weighted more, each tooth fading over
+  ±`phase_tolerance` s) slid over the last beat period of the accents — `bass_phase` of the
+  bass strength, the rest of the full strength — tells where the beats of that tempo fall
+  best; that predicts the next beat. The bass carries the beat where the off-beats are
+  brighter (Travis picking: the thumb on the beats, treble notes between; down strums, which
+  reach the low strings, against up strums, which do not).
 * **Beat clock** (a phase-locked loop): the band follows a clock (`next_beat`, `period`) that
   moves towards the prediction by `phase_gain` of the phase error and `period_gain` of the
   tempo difference at every analysis. The comb looks at several beats, so one pushed strum
@@ -38,15 +48,16 @@ from performia.listen.onsets import FRAME_SECONDS
 
 FloatArray = npt.NDArray[np.float64]
 
+METRICAL = (2.0, 0.5, 1.5, 2.0 / 3.0)     # tempo ratios between metrical levels
 
 
 @dataclass(frozen=True)
 class BeatSettings:
     low: float = 60.0                 # BPM
     high: float = 180.0               # BPM
-    preferred: float = 95.0          # BPM, centre of the tempo preference
+    preferred: float = 105.0          # BPM, centre of the tempo preference
     spread: float = 1.2               # octaves, width (σ) of the tempo preference
-    half_weight: float = 0.65          # weight of the half-period term
+    half_weight: float = 0.8          # weight of the half-period term
     beat_weights: tuple[float, float] = (1.0, 0.8)   # the autocorrelation at 1 and 2 beats
     bar_weight: float = 1.2           # ... and at a bar (beats_per_bar beats)
     window: float = 8.0               # s of strength analysed
@@ -55,6 +66,9 @@ class BeatSettings:
     tempo_every: int = 3              # analyses between two tempo estimates
     tempo_window: float = 0.06        # the tempo held is followed within ±6 % ...
     tempo_relock: int = 6             # ... unless a tempo outside won this many estimates
+    free_levels: float = 6.0          # s of playing in which the metrical level moves freely
+    metrical_relock: int = 16         # (its double, half, 3/2 or 2/3, once `free_levels` s were
+                                      # played: this many, ~4 s)
     comb_beats: int = 8               # beats the phase comb looks back
     comb_decay: float = 0.8           # weight of each older tooth
     track_window: float = 0.2         # share of a beat the phase is looked for around the clock
@@ -224,7 +238,8 @@ class BeatTracker:
             periodicity = self._periodicity(envelope)
             if periodicity is None:
                 return state
-            self._heard = self._tempo(periodicity, state.bpm)
+            settled = time - self._first_attack >= s.free_levels
+            self._heard = self._tempo(periodicity, state.bpm, settled)
         self._analyses += 1
         bpm, confidence = self._heard
         period = 60.0 / bpm
@@ -259,7 +274,8 @@ class BeatTracker:
         return np.asarray(correlation[:self._size] / correlation[0] * self._size
                           / np.maximum(overlap, self._size // 4), dtype=np.float64)
 
-    def _tempo(self, periodicity: FloatArray, held: float) -> tuple[float, float]:
+    def _tempo(self, periodicity: FloatArray, held: float,
+               settled: bool = True) -> tuple[float, float]:
         """(BPM, confidence): the best candidate near the tempo held, unless a tempo outside
         `tempo_window` has scored best for `tempo_relock` analyses in a row."""
         s = self.settings
@@ -273,8 +289,13 @@ class BeatTracker:
                 self._tempo_elsewhere = 0
             else:
                 self._tempo_elsewhere += 1
-                if self._tempo_elsewhere < s.tempo_relock and near.any():
+                ratio = float(self._bpms[best]) / held
+                related = min(abs(math.log(ratio / r)) for r in METRICAL) <= s.tempo_window
+                needed = s.metrical_relock if related and settled else s.tempo_relock
+                if self._tempo_elsewhere < needed and near.any():
                     best = int(np.argmax(np.where(near, scores, -np.inf)))
+                else:
+                    self._tempo_elsewhere = 0
         bpm = float(self._bpms[best]) + _vertex(scores, best) * self._bpm_step
         confidence = float(np.clip(at[best, 1:].max(), 0.0, 1.0))
         return bpm, confidence
@@ -300,9 +321,15 @@ class BeatTracker:
 
     def _phase_fit(self, envelope: FloatArray, lag: float) -> FloatArray:
         """Fit of a beat comb ending `offset` frames ago, for offsets 0 .. lag−1."""
+        return self._comb_fit(envelope, lag)
+
+    def _comb_fit(self, envelope: FloatArray, lag: float) -> FloatArray:
+        """Mean strength on the teeth of a comb `lag` frames apart ending `offset` frames ago
+        (older teeth weigh less), for offsets 0 .. lag−1, within a few frames' tolerance."""
         index = self._comb_index(lag)
-        fit = envelope[index] @ self._comb_weights[:index.shape[1]]
-        width = self._tolerance.size // 2                   # a tolerance of a few frames
+        weights = self._comb_weights[:index.shape[1]]
+        fit = envelope[index] @ (weights / weights.sum())
+        width = self._tolerance.size // 2
         wrapped = np.concatenate((fit[-width:], fit, fit[:width])) if width else fit
         return np.asarray(np.convolve(wrapped, self._tolerance, mode="valid")[:fit.size],
                           dtype=np.float64)

@@ -15,6 +15,10 @@ Hann FFT every 512 samples, the frame's time being that of its last sample):
   their own), divided by a running level of the guitar's attacks (a peak follower that falls
   by half in `level_half_life` s): 0..1, the loudest recent attack 1, whatever the gain.
   This is what `BeatTracker.update` takes.
+* **Bass strength** (`bass_strength`, after each `update`): the same rise weighted by
+  k^−`bass_tilt` (bin k; mostly bins 1–3, 47–140 Hz: the bass strings), above its own floor
+  and divided by its own attack level. The beat tracker's phase leans on it: it marks the
+  thumb's notes, not the brighter treble notes between them.
 * **Peak picking**, one frame late: frame n is an onset when its strength is the largest of
   the last `peak_frames` frames and of frame n+1, exceeds the mean of the past
   `mean_frames` frames by `delta` (of the level), exceeds `gate` × the flux floor, is

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from performia.cli import add_timing_arguments, timing_overrides
 from performia.config import STYLES, ConfigError, load_config, replace
 from performia.render.job import RenderError, RenderRequest, RenderResult, peak_dbfs, render
 from performia.render.performance import ModeChange
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
                         "(docs/EVENTS.md)")
     p.add_argument("--replay", type=Path, metavar="PERFORMANCE.jsonl",
                    help="render the notes of a live run's --events log instead of playing")
-    p.add_argument("--tempo", type=float, metavar="BPM", help="tempo (overrides the config)")
+    add_timing_arguments(p)
     p.add_argument("--key", help="key, e.g. E:min (overrides the config)")
     p.add_argument("--style", choices=STYLES, help="style preset (overrides the config)")
     p.add_argument("--seed", type=int, help="random seed: the same seed plays the same notes")
@@ -83,8 +84,9 @@ def _request(args: argparse.Namespace) -> RenderRequest:
     if args.duration is not None and (not math.isfinite(args.duration) or args.duration <= 0):
         raise ValueError("--duration must be a finite number of seconds > 0")
     config = load_config(args.config)
-    if args.tempo is not None:
-        config = replace(config, "timing", tempo=args.tempo)
+    timing = timing_overrides(args)
+    if timing:
+        config = replace(config, "timing", **timing)
     band = {k: v for k, v in (("key", args.key), ("style", args.style), ("seed", args.seed))
             if v is not None}
     if band:

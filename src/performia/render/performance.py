@@ -10,6 +10,7 @@ is advanced to t (every step due by then has run with what was heard before it).
 
 from __future__ import annotations
 
+import math
 import time as cputime
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
-from performia.conductor.listening import FOLLOWING_MODES, tell_book
+from performia.conductor.listening import FOLLOWING_MODES, tell_beat, tell_book
 from performia.config import MODES, Config
 from performia.events.note import NoteEvent
 from performia.listen.follower import Follower
@@ -26,6 +27,7 @@ from performia.plan import ANSWER_RING
 from performia.render.hearing import Accent, Hearing
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext
+from performia.state.tempo import FollowSettings
 from performia.timing.clock import OfflineClock
 from performia.timing.tempo import TempoMap
 from performia.transport.event_log import note_record
@@ -63,6 +65,8 @@ class Played:
     cpu_seconds: float = 0.0
     readings: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    beats: list[tuple[float, float]] = field(default_factory=list)   # the band's (beat, time)
+    entry: float | None = None          # the beat the band came in on (None: it never did)
 
 
 class _Outlet:
@@ -85,7 +89,8 @@ class _Outlet:
 
 
 def perform(config: Config, hearing: Hearing | None, duration: float, send: Send,
-            modes: tuple[ModeChange, ...] = (), first_beat: float = 0.0) -> Played:
+            modes: tuple[ModeChange, ...] = (), first_beat: float = 0.0,
+            follow: FollowSettings | None = None) -> Played:
     """The band plays `duration` seconds with the take heard in `hearing` (None: alone),
     coming in at `first_beat` (0; a live conductor that started late came in later)."""
     played = Played()
@@ -98,8 +103,9 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t),
                      beats_per_bar=tempo.beats_per_bar, bpm=tempo.bpm)
     outlets = {agent.name: _Outlet(agent.name, duration, send, played) for agent in agents}
+    book.follow = follow or FollowSettings.from_config(timing)     # as Ears sets it live
     loop = BandLoop(agents=agents, writers=dict(outlets), clock=clock, harmony=harmony,
-                    seed=config.band.seed, book=book)
+                    seed=config.band.seed, book=book, guitar=hearing is not None)
     listening = loop.listening
 
     def heard(event: dict[str, Any]) -> None:         # Ears._on_event + EventLog.add_heard
@@ -109,6 +115,11 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
         played.lines.append({**event, "t": round(float(event["t"]), 6)})
 
     loop.on_event = heard
+
+    def count_beat(beat: float) -> None:              # the band's beats, as they are played
+        if abs(beat - round(beat)) < 1e-9:
+            played.beats.append((beat, clock.tempo.time_at(beat)))
+    loop.before_step = count_beat
     follower = Follower(harmony, listening,
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
                         on_event=heard)
@@ -140,10 +151,14 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
             played.lines.append(note_record(answer, 0.0))
         else:
             follower.handle(item)
+            tell_beat(book, follower)
             played.readings += 1
             # Ears._hear: follow the heard chord while the guitar plays
             harmony.following = listening.mode in FOLLOWING_MODES and listening.playing
     clock.advance_to(duration)
     played.failures = dict(loop.failures)
+    follower_ = loop.tempo_follower
+    played.entry = (first_beat if follower_ is None or follower_.entry == -math.inf
+                    else follower_.entry)
     played.cpu_seconds = cputime.process_time() - started
     return played

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from performia.state.form import FormMemory, FormSettings
-from performia.state.tempo import GuitarBeat
 from performia.state.musical_state import (
     BarChords,
     BarHeard,
@@ -27,6 +26,7 @@ from performia.state.musical_state import (
     MusicalState,
     Prediction,
 )
+from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
 
 BeatClock = Callable[[float], float]      # clock seconds → song beat (the tempo map)
@@ -53,6 +53,7 @@ class StateBook:
         self._form = FormMemory(key, self.settings.form)
         self._state = MusicalState(key=key, beats_per_bar=beats_per_bar, bpm=bpm)
         self.beat: GuitarBeat | None = None      # the guitarist's time (one assignment)
+        self.follow: FollowSettings | None = None  # how the band follows it (None: it leads)
 
     @property
     def state(self) -> MusicalState:

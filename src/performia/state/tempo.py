@@ -61,7 +61,7 @@ class FollowSettings:
     max_change: float = 0.05         # at most this share of the period per beat
     min_confidence: float = 0.15     # the tracker's confidence needed to follow it
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
-    offset: float = 0.0              # s: the band's beats aimed this much after the tracker's
+    offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
     log_step: float = 0.5            # BPM: a band tempo change this big is logged
 

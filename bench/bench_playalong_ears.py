@@ -1,0 +1,327 @@
+"""Play-along with the REAL ears: the band decisions of the offline render (the live band and
+ears code on the offline clock, `render/performance.perform`) over the corpus takes, scored
+against each take's truth (chords, beats, downbeats). No audio pass: the notes scored are the
+ones `render --events` writes.
+
+Two runs per take:
+* told the tempo: `--tempo <the take's first tempo>` (a one-bar count-in); the take is
+  delayed so that its first downbeat falls on the band's bar 1, as a guitarist starts after
+  a count-in. Scores: predictable bars (the form heard so far makes them predictable) with
+  the right chord on the downbeat in keys and bass; median correction after a change the
+  band was not on (beats); bass notes that are tones of the keys' chord.
+* not told (the band configured at 120, `come_in = listen`): where the band came in (bars
+  after the guitarist's first downbeat), its beats against the guitarist's truth beats from
+  the 4th bar on (p90 |error|, ms), the right chord on the downbeat of predictable bars; on
+  the tempo-change takes, bars after the change until the band is back within ±20 ms.
+
+Usage: python bench/bench_playalong_ears.py [--split heldout|dev|tuning|all] [--takes N]
+           [--names NAME ...] [--jobs 2] [--follow 1.0] [--json FILE]
+Tune ONLY on --split dev and --split tuning (build/corpus_tuning); held out is for reporting.
+Targets (issue 11): told ≥ 90 % right, median correction ≤ 1 beat, agreement ≥ 95 %;
+not told p90 ≤ 20 ms, ≥ 85 % right; back within ±20 ms in two bars after a 10 % change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from performia.conductor.playalong import (
+    ONSET_WINDOW,
+    Sounding,
+    band_right,
+    bass_right,
+    keys_chord,
+    keys_right,
+    soundings,
+)
+from performia.config import Config, load_config, replace
+from performia.listen.rehearsal import load_samples
+from performia.render.hearing import hear, server_signal
+from performia.render.performance import perform
+from performia.state.form import longest_context
+from performia.theory import Chord
+
+PROJECT = Path(__file__).resolve().parents[1]
+CORPUS = PROJECT / "build" / "corpus"
+TUNING = PROJECT / "build" / "corpus_tuning"
+UNTOLD_BPM = 120.0
+
+
+QUALITY = {"hdim7": "dim", "dim7": "dim", "maj6": "maj", "min6": "min", "9": "7"}
+
+
+def label_of(label: str) -> str:
+    """A truth label in the band's vocabulary (inversions dropped; "N" when it has none)."""
+    if label == "N":
+        return label
+    root, _, quality = label.split("/")[0].partition(":")
+    quality = QUALITY.get(quality, quality or "maj")
+    try:
+        return Chord.parse(f"{root}:{quality}").label
+    except ValueError:
+        return "N"
+
+
+@dataclass
+class Truth:
+    bpb: int
+    beats: list[float]
+    downbeats: list[float]
+    chords: list[tuple[float, float, str]]
+    tempo_changes: list[tuple[float, float]]
+    end: float
+
+    def shifted(self, by: float) -> Truth:
+        return Truth(self.bpb, [b + by for b in self.beats], [d + by for d in self.downbeats],
+                     [(s + by, e + by, c) for s, e, c in self.chords],
+                     [(t + by if t > 0 else 0.0, b) for t, b in self.tempo_changes],
+                     self.end + by)
+
+    def chord_at(self, t: float) -> str:
+        return next((c for s, e, c in self.chords if s <= t < e), "N")
+
+    def bars(self) -> list[tuple[str, ...]]:
+        """Each bar as the chord on each of its beats."""
+        result = []
+        for i, down in enumerate(self.downbeats):
+            beats = [b for b in self.beats if down - 1e-6 <= b and (
+                i + 1 >= len(self.downbeats) or b < self.downbeats[i + 1] - 1e-6)]
+            result.append(tuple(self.chord_at(b + 0.02) for b in beats[:self.bpb]))
+        return result
+
+
+@dataclass
+class Scores:
+    predictable: int = 0
+    right: int = 0
+    keys: int = 0
+    bass: int = 0
+    corrections: list[float] = field(default_factory=list)
+    bass_notes: int = 0
+    agreeing: int = 0
+    errors_ms: list[float] = field(default_factory=list)
+    entry_bars: float | None = None
+    relock_bars: list[float] = field(default_factory=list)
+
+
+def predictable(bars: Sequence[tuple[str, ...]]) -> list[int]:
+    """Bars whose chords are what followed the longest earlier occurrence of the bars before
+    them, every time (as bench_playalong); bars with "N" are never predictable."""
+    coded: list[Any] = [bar if "N" not in bar else (f"N{i}",) for i, bar in enumerate(bars)]
+    found = []
+    for n in range(1, len(coded)):
+        if "N" in bars[n]:
+            continue
+        context, followers = longest_context(coded[:n], 32)
+        if context > 0 and all(coded[j] == coded[n] for j in followers):
+            found.append(n)
+    return found
+
+
+def band_downbeat(beats: list[tuple[float, float]], bpb: int, near: float,
+                  tolerance: float) -> float | None:
+    """The band's bar line nearest to `near`, if within `tolerance`."""
+    best = min((t for b, t in beats if round(b) % bpb == 0), key=lambda t: abs(t - near),
+               default=None)
+    return best if best is not None and abs(best - near) <= tolerance else None
+
+
+def score(truth: Truth, notes: dict[str, list[Sounding]], beats: list[tuple[float, float]],
+          told: bool) -> Scores:
+    s = Scores()
+    keys, bass = notes["harmony"], notes["bass"]
+    bars = truth.bars()
+    period = 60.0 / truth.tempo_changes[0][1]
+    for n in predictable(bars):
+        down = truth.downbeats[n]
+        chord = Chord.parse(bars[n][0])
+        band = band_downbeat(beats, truth.bpb, down, period / 2)
+        s.predictable += 1
+        if band is None:
+            continue
+        until = band + period * truth.bpb
+        k = keys_right(keys, chord, band, until)
+        b = bass_right(bass, chord, band)
+        s.keys, s.bass, s.right = s.keys + k, s.bass + b, s.right + (k and b)
+    changes = [(st, Chord.parse(c)) for (st, _, c) in truth.chords if c != "N"]
+    for i, (start, chord) in enumerate(changes[1:], start=1):
+        if chord == changes[i - 1][1] or start < (beats[0][1] if beats else truth.end):
+            continue
+        end = changes[i + 1][0] if i + 1 < len(changes) else truth.end
+        if band_right(keys, bass, chord, start + ONSET_WINDOW):
+            continue
+        onsets = sorted({n.start for n in (*keys, *bass) if start <= n.start < end})
+        fixed = next((t for t in onsets if band_right(keys, bass, chord, t + 0.001)), end)
+        s.corrections.append((fixed - start) / period)
+    candidates = sorted({Chord.parse(c) for _, _, c in truth.chords if c != "N"},
+                        key=lambda c: c.label)
+    for note in bass:
+        on = keys_chord(keys, candidates, note.start + 0.001)
+        if on is None:
+            continue
+        s.bass_notes += 1
+        s.agreeing += on.contains(note.pitch)
+    if not beats:
+        return s
+    times = np.array([t for _, t in beats])
+    if not told:
+        first = truth.downbeats[0]
+        s.entry_bars = (times[0] - first) / (period * truth.bpb)
+    start = truth.downbeats[3] if len(truth.downbeats) > 3 else truth.end
+    last = truth.downbeats[-1] + period * truth.bpb
+    for beat in truth.beats:
+        if beat < start or beat > last or beat < times[0] - 1e-6 or beat > times[-1]:
+            continue
+        s.errors_ms.append(1000.0 * float(np.min(np.abs(times - beat))))
+    for change, _ in truth.tempo_changes[1:]:
+        after = [(b, 1000.0 * float(np.min(np.abs(times - b)))) for b in truth.beats
+                 if b >= change and times[0] <= b <= times[-1]]
+        bad = [b for b, e in after if e > 20.0]
+        back = bad[-1] if bad else change
+        s.relock_bars.append(max(0.0, back - change) / (60.0 / truth.tempo_changes[-1][1]
+                                                        * truth.bpb))
+    return s
+
+
+def run_take(job: tuple[Path, bool, float]) -> tuple[str, bool, dict[str, Any]]:
+    path, told, follow = job
+    raw = json.loads(path.with_suffix(".json").read_text())
+    truth = Truth(int(raw["beats_per_bar"]), list(raw["beats"]), list(raw["downbeats"]),
+                  [(float(a), float(b), label_of(str(c))) for a, b, c in raw["chords"]],
+                  [(float(t), float(b)) for t, b in raw["tempo_changes"]],
+                  float(raw["duration"]))
+    config: Config = load_config()
+    rate, block = config.server.sample_rate, config.server.block_size
+    samples, info = load_samples(path)
+    signal = server_signal(samples, info.sample_rate, rate)
+    bpm = truth.tempo_changes[0][1]
+    if told:
+        bar = truth.bpb * 60.0 / bpm
+        pad = bar - truth.downbeats[0]
+        while pad < 0:
+            pad += bar
+        signal = np.concatenate([np.zeros(round(pad * rate)), signal])
+        truth = truth.shifted(round(pad * rate) / rate)
+        timing = {"tempo": bpm, "come_in": "count_in", "follow": follow}
+    else:
+        timing = {"tempo": UNTOLD_BPM, "come_in": "listen", "follow": follow}
+    config = replace(config, "timing", beats_per_bar=truth.bpb, **timing)
+    config = replace(config, "band", key=str(raw["bar_keys"][0]))
+    hearing = hear(signal, rate, block)
+    duration = signal.size / rate
+    played = perform(config, hearing, duration, lambda _e, _a: None)
+    notes = {agent: soundings([n for a, n in played.notes if a == agent])
+             for agent in ("harmony", "bass")}
+    entry = played.entry
+    beats = [(b, t) for b, t in played.beats if entry is not None and b >= entry - 1e-9]
+    s = score(truth, notes, beats, told)
+    return str(raw["name"]), told, s.__dict__
+
+
+def summary(name: str, told: bool, s: dict[str, Any]) -> str:
+    corr = s["corrections"]
+    med = statistics.median(corr) if corr else 0.0
+    agree = 100 * s["agreeing"] / max(1, s["bass_notes"])
+    text = (f"{name:24s} {'told ' if told else 'untold'} right {s['right']:2d}/"
+            f"{s['predictable']:<2d} corr {med:4.2f} b agree {agree:5.1f} %")
+    if s["errors_ms"]:
+        text += f"  p90 {np.percentile(s['errors_ms'], 90):6.1f} ms"
+    if s["entry_bars"] is not None:
+        text += f"  in after {s['entry_bars']:.1f} bars"
+    if s["relock_bars"]:
+        text += f"  relock {', '.join(f'{b:.1f}' for b in s['relock_bars'])} bars"
+    return text
+
+
+def takes(split: str) -> list[Path]:
+    if split == "tuning":
+        return sorted(TUNING.glob("*.wav"))
+    found = []
+    for wav in sorted(CORPUS.glob("*.wav")):
+        meta = json.loads(wav.with_suffix(".json").read_text())
+        if split in ("all", meta["split"]):
+            found.append(wav)
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", default="heldout",
+                        choices=("heldout", "dev", "tuning", "all"))
+    parser.add_argument("--takes", type=int, default=0, help="only the first N takes")
+    parser.add_argument("--names", nargs="*", default=[])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--follow", type=float, default=1.0)
+    parser.add_argument("--untold-only", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not CORPUS.exists():
+        print("no corpus: run .venv/bin/python bench/corpus/generate.py", file=sys.stderr)
+        return 2
+    paths = takes(args.split)
+    if args.names:
+        paths = [p for p in paths if any(n in p.stem for n in args.names)]
+    if args.takes:
+        paths = paths[:args.takes]
+    started = time.perf_counter()
+    jobs = [(p, told, args.follow) for p in paths
+            for told in ((False,) if args.untold_only else (True, False))]
+    with Pool(args.jobs) as pool:
+        results = pool.map(run_take, jobs)
+    for name, told, s in results:
+        print(summary(name, told, s))
+    print()
+    out: dict[str, Any] = {}
+    for told in (True, False):
+        group = [s for _, t, s in results if t == told]
+        if not group:
+            continue
+        predictable_ = sum(s["predictable"] for s in group)
+        right = sum(s["right"] for s in group)
+        corr = [c for s in group for c in s["corrections"]]
+        notes = sum(s["bass_notes"] for s in group)
+        agree = sum(s["agreeing"] for s in group)
+        errors = [e for s in group for e in s["errors_ms"]]
+        p90 = float(np.percentile(errors, 90)) if errors else float("nan")
+        relock = [r for s in group for r in s["relock_bars"]]
+        entries = [s["entry_bars"] for s in group if s["entry_bars"] is not None]
+        label = "told the tempo" if told else f"not told (band at {UNTOLD_BPM:.0f})"
+        line = (f"{args.split} {label}: right chord on the downbeat {right}/{predictable_} = "
+                f"{100 * right / max(1, predictable_):.1f} % of predictable bars; median "
+                f"correction {statistics.median(corr) if corr else 0.0:.2f} beat over "
+                f"{len(corr)}; bass/keys agreement {100 * agree / max(1, notes):.1f} % of "
+                f"{notes}; band beats vs the guitarist's from bar 4: p90 {p90:.1f} ms, median "
+                f"{statistics.median(errors) if errors else float('nan'):.1f} ms "
+                f"({len(errors)} beats)")
+        if entries:
+            line += (f"; came in after {statistics.median(entries):.1f} bars (median, max "
+                     f"{max(entries):.1f})")
+        if relock:
+            line += f"; back within ±20 ms {', '.join(f'{r:.1f}' for r in relock)} bars after " \
+                    "a tempo change"
+        print(line)
+        out[label] = {"right": right, "predictable": predictable_, "p90_ms": p90,
+                      "corrections": corr, "agreement": agree / max(1, notes),
+                      "relock_bars": relock, "entry_bars": entries}
+    print(f"{len(paths)} takes, {time.perf_counter() - started:.1f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "totals": out}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Tempo following and coming in (conductor/follow_tempo.py) on the offline clock, with a
+guitarist's beat clock given directly (the tracker's belief, as `StateBook.hear_beat` gets it):
+re-anchors only at beats, nothing doubled or missed, drums exact between re-anchors, the band
+aims at the guitarist's beats, comes in on a downbeat, counts in one bar."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from performia.band.band import make_band
+from performia.conductor.band_loop import BandLoop
+from performia.conductor.playalong import NoteTape
+from performia.config import ConfigError, config_from_dict
+from performia.events.note import NoteEvent
+from performia.state.book import StateBook
+from performia.state.context import HarmonicContext, Listening
+from performia.state.tempo import FollowSettings, GuitarBeat
+from performia.timing.clock import OfflineClock
+from performia.timing.tempo import TempoMap
+
+KIT = {0, 1, 2, 3}                     # kick, snare, hat, openhat (events/note.VOICES)
+
+
+class Guitarist:
+    """A steady guitarist: beats at `first + k·60/bpm`, from `bpm2` after `change` s."""
+
+    def __init__(self, bpm: float, first: float = 0.37, change: float = math.inf,
+                 bpm2: float | None = None) -> None:
+        self.bpm, self.first, self.change, self.bpm2 = bpm, first, change, bpm2 or bpm
+
+    def beats(self, until: float) -> list[float]:
+        times, t = [], self.first
+        while t <= until:
+            times.append(t)
+            t += 60.0 / (self.bpm if t < self.change else self.bpm2)
+        return times
+
+    def state(self, now: float) -> GuitarBeat | None:
+        passed = self.beats(now)
+        if len(passed) < 4:
+            return None
+        period = 60.0 / (self.bpm if passed[-1] < self.change else self.bpm2)
+        return GuitarBeat(time=now, period=period, next_beat=passed[-1] + period,
+                          confidence=0.8, last_beat=passed[-1],
+                          beat_in_bar=(len(passed) - 1) % 4, beats=len(passed),
+                          downbeat_confidence=0.5)
+
+
+def play(settings: FollowSettings, guitarist: Guitarist, seconds: float = 24.0,
+         bpm: float = 120.0) -> tuple[BandLoop, dict[str, NoteTape], list[dict[str, object]],
+                                      list[tuple[float, float]]]:
+    tempo = TempoMap(bpm=bpm, t0=0.0)
+    clock = OfflineClock(tempo, lookahead=0.003)
+    harmony = HarmonicContext.from_labels("E:min", ["E:min", "C:maj", "G:maj", "D:maj"])
+    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=bpm)
+    book.follow = settings
+    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
+    events: list[dict[str, object]] = []
+    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
+                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
+                    seed=1, book=book, on_event=events.append)
+    beats: list[tuple[float, float]] = []
+    loop.before_step = lambda b: beats.append((b, clock.tempo.time_at(b))) if b == int(b) \
+        else None
+    loop.begin(0.0)
+    t = 0.0
+    while t < seconds:
+        t += 0.02
+        clock.advance_to(t)
+        state = guitarist.state(t)
+        if state is not None:
+            book.hear_beat(state)
+    return loop, tapes, events, beats
+
+
+def errors_after(beats: list[tuple[float, float]], guitarist: Guitarist, start: float,
+                 end: float) -> list[float]:
+    theirs = guitarist.beats(end + 1)
+    return [min(abs(t - g) for g in theirs) for _, t in beats if start <= t <= end]
+
+
+def test_the_band_comes_in_on_the_guitarists_downbeat_and_stays_on_its_beats() -> None:
+    guitarist = Guitarist(96.0)
+    loop, tapes, events, beats = play(FollowSettings(offset=0.0), guitarist)
+    come_in = [e for e in events if e["kind"] == "come_in"]
+    assert len(come_in) == 1
+    entry = float(come_in[0]["t"])                         # type: ignore[arg-type]
+    downbeats = guitarist.beats(30)[::4]
+    assert min(abs(entry - d) for d in downbeats) < 0.002  # on one of the guitarist's 1s
+    assert entry < downbeats[5]                            # within four bars of the beat found
+    notes = tapes["drums"].notes + tapes["bass"].notes
+    assert notes and min(n.time for n in notes) >= entry - 1e-6   # silent until then
+    assert max(errors_after(beats, guitarist, entry, 23.0)) < 0.002
+    assert abs(loop.clock.tempo.bpm - 96.0) < 0.2
+
+
+def test_a_tempo_change_is_followed_by_reanchors_at_beats_without_doubled_hits() -> None:
+    guitarist = Guitarist(100.0, change=12.0, bpm2=110.0)
+    loop, tapes, _, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist,
+                                 seconds=30.0, bpm=100.0)
+    # back within ±20 ms two bars after the change
+    assert max(errors_after(beats, guitarist, 12.0 + 8 * 60 / 110, 29.0)) < 0.020
+    assert abs(loop.clock.tempo.bpm - 110.0) < 0.5
+    # the kick and snare: never two at once, none missing: one per step position at most
+    kit: list[NoteEvent] = [n for n in tapes["drums"].notes if n.voice in KIT]
+    times = sorted(n.time for n in kit if n.voice == 0)
+    assert all(b - a > 0.1 for a, b in zip(times, times[1:], strict=False))
+    # between two re-anchors (one per beat at most) every sixteenth is exactly a quarter beat
+    for (b0, t0), (b1, t1) in zip(beats, beats[1:], strict=False):
+        steps = [n.time for n in kit if t0 - 1e-9 <= n.time < t1 - 1e-9]
+        grid = [t0 + k * (t1 - t0) / 4 for k in range(4)]
+        assert all(min(abs(s - g) for g in grid) < 1e-9 for s in steps)
+        assert b1 - b0 == 1.0
+
+
+def test_a_pushed_strum_does_not_drag_the_band() -> None:
+    guitarist = Guitarist(120.0)
+    loop, _, _, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist)
+    before = loop.clock.tempo.bpm
+    assert abs(before - 120.0) < 0.2
+    # the tracker's PLL moves its next beat by a quarter of a 40 ms push: the band by less
+    pushed = guitarist.state(24.0)
+    assert pushed is not None
+    assert loop.book is not None
+    loop.book.hear_beat(dataclasses.replace(pushed, next_beat=pushed.next_beat - 0.010))
+    loop.clock.advance_to(25.0)
+    assert abs(loop.clock.tempo.bpm - 120.0) < 3.0
+
+
+def test_follow_zero_leads_and_count_in_clicks_one_bar() -> None:
+    guitarist = Guitarist(96.0)
+    loop, tapes, _, beats = play(FollowSettings(follow=0.0, come_in="count_in"), guitarist)
+    assert loop.clock.tempo.bpm == 120.0 and beats[8][1] == pytest.approx(4.0)
+    first_bar = [n for n in tapes["drums"].notes if n.time < 2.0 - 1e-9]
+    assert [round(n.time, 6) for n in first_bar] == [0.0, 0.5, 1.0, 1.5]
+    assert not [n for n in tapes["bass"].notes if n.time < 2.0 - 1e-9]
+    assert min(n.time for n in tapes["bass"].notes) == pytest.approx(2.0)
+
+
+def test_the_config_validates_follow_and_come_in() -> None:
+    assert config_from_dict({"timing": {"follow": 0.5, "come_in": "now"}}).timing.follow == 0.5
+    with pytest.raises(ConfigError, match="follow"):
+        config_from_dict({"timing": {"follow": 1.5}})
+    with pytest.raises(ConfigError, match="come_in"):
+        config_from_dict({"timing": {"come_in": "later"}})
