@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         except TakeError as error:
             print(f"performia: --input: {error}", file=sys.stderr)
             return EXIT_CONFIG
+    unwritable = _unwritable_output(args)
+    if unwritable:
+        print(f"performia: {unwritable}", file=sys.stderr)
+        return EXIT_CONFIG
     from performia.manager import Manager, RunOptions
     options = RunOptions(duration=duration, record=args.record, stems=args.stems,
                          events=args.events,
@@ -154,6 +158,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the manager has already stopped everything it started
         logging.getLogger("performia").error("%s", error, exc_info=args.verbose)
         return 1
+
+
+def _unwritable_output(args: argparse.Namespace) -> str | None:
+    """The first of --record, --stems, --events that cannot be written, with its path and
+    the reason, found before anything starts (not after the server has booted)."""
+    from performia.render.output import check_writable
+    for flag, path in (("--record", args.record), ("--stems", args.stems),
+                       ("--events", args.events)):
+        if path is None:
+            continue
+        try:
+            if flag == "--events":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            check_writable(path)
+        except OSError as error:
+            reason = (error.strerror or str(error)).removeprefix(f"{path}: ")
+            return f"{flag} {path}: cannot be written ({reason})"
+    return None
 
 
 def _build(argv: list[str]) -> int:

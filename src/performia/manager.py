@@ -152,6 +152,7 @@ class Manager:
         self.session = ServerSession(self.config)
         client = self.session.start()
         self.baseline_synths = self.session.status().synths
+        self._load_input(client)           # before the start is set: an hour takes seconds
         start_time = self._song_start(client)
         prefix = f"performia_{os.getpid()}"
         self.state = StateWriter(f"{prefix}_state")
@@ -207,20 +208,28 @@ class Manager:
                 log.info("recording part %d of %s: %s, its t = 0 is t = %.4f s of the song",
                          self.server_life, path, part, at - self.plan.start_time)
 
-    def _start_input(self, client: OscClient, start_time: float) -> None:
-        """The guitar: the interface's input, or a take played from t = 0 (--input, or the
-        rehearsal take when there is no audio interface)."""
+    def _load_input(self, client: OscClient) -> None:
+        """The take the guitar plays (--input, or the rehearsal take when there is no audio
+        interface) read into the server's buffer; nothing to load for a live input."""
         path = self.options.input
         if path is None and find_alsa_card(self.config.jack.device) is None:
             path = rehearsal_take(self.config)
             log.info("no audio interface: the band plays with the rehearsal take %s", path)
-        self.baseline_synths += 1          # the listener stays until the end
         if path is None:
-            client.send("/s_new", "listen_live", INPUT_NODE, ADD_TO_HEAD, INPUT)
             return
         self.take = Take(Path(path).resolve(), read_take(path), loop=self.options.input is None)
+        info = self.take.info
+        size = info.frames * info.channels * 4                   # the server reads float32
         client.request("/b_allocRead", INPUT_BUFFER, str(self.take.path),
-                       match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER])
+                       match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER],
+                       timeout=5.0 + size / 50e6)                # 50 MB/s at the slowest
+
+    def _start_input(self, client: OscClient, start_time: float) -> None:
+        """The guitar: the interface's input, or the take loaded, played from t = 0."""
+        self.baseline_synths += 1          # the listener stays until the end
+        if self.take is None:
+            client.send("/s_new", "listen_live", INPUT_NODE, ADD_TO_HEAD, INPUT)
+            return
         self._play_take(client, start_time)
 
     def _play_take(self, client: OscClient, at: float) -> None:

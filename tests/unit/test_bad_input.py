@@ -268,3 +268,17 @@ def test_a_duration_that_is_not_a_finite_positive_number_is_refused(value: str) 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"performia: --duration {value}:"), lines
+
+
+@pytest.mark.parametrize(("flag", "path", "reason"), [
+    ("--record", "/proc/no-such-folder/out.wav", "no directory /proc/no-such-folder"),
+    ("--stems", "/tmp", "is a directory"),
+])
+def test_an_unwritable_recording_is_refused_before_anything_starts(flag: str, path: str,
+                                                                  reason: str) -> None:
+    started = time.monotonic()
+    result = run_cli("--realtime", "--duration=2", "--no-gui", flag, path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"{flag} {path}: cannot be written ({reason})" in result.stderr
+    assert "supernova" not in result.stderr          # found before the server boots
+    assert time.monotonic() - started < 30
