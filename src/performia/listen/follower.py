@@ -24,13 +24,14 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from performia.config import MODES
 from performia.listen.chords import ChordRecognizer, ChordSettings
-from performia.listen.chroma import ChromaSettings, NnlsChroma
+from performia.listen.chroma import ChromaSettings, NnlsChroma, NoteFrame
 from performia.listen.gate import GateSettings, NoiseGate
 from performia.listen.key import KeyEstimator, KeySettings
 from performia.listen.readings import (
@@ -47,6 +48,15 @@ from performia.theory import Chord
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+
+
+class Chroma(Protocol):
+    """What the follower needs of the chroma: NnlsChroma, or the same in a worker process."""
+
+    @property
+    def tuning(self) -> float: ...
+
+    def frame(self, magnitudes: npt.ArrayLike, loud: bool = True) -> NoteFrame: ...
 EventSink = Callable[[Event], None]
 BarClock = Callable[[float], float]       # clock seconds → bar position (3.5 = middle of bar 3)
 
@@ -93,14 +103,15 @@ class Follower:
 
     def __init__(self, harmony: HarmonicContext, listening: Listening, bar_at: BarClock,
                  settings: FollowerSettings | None = None,
-                 on_event: EventSink | None = None) -> None:
+                 on_event: EventSink | None = None, chroma: Chroma | None = None) -> None:
         self.settings = settings or FollowerSettings()
         self.harmony = harmony
         self.listening = listening
         self.bar_at = bar_at
         self.on_event = on_event
         self.gate = NoiseGate(self.settings.gate)
-        self.chroma = NnlsChroma(self.settings.chroma)
+        # the conductor passes a ChromaWorker (the same, in another process: chroma_worker.py)
+        self.chroma: Chroma = chroma or NnlsChroma(self.settings.chroma)
         self.chords = ChordRecognizer(self.settings.chords)
         self.keys = KeyEstimator(self.settings.key, initial=harmony.key)
         self.rhythm = Rhythm(self.settings.rhythm)
