@@ -33,15 +33,19 @@ def sixteen_bars(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manager, Pat
     config = replace(config, "gui", enabled=False)
     # its own chart, not the guitar's; no pedal (no JACK MIDI client polling for one)
     config = replace(config, "midi", initial_mode="play", port="")
-    stems, events = out / "stems.wav", out / "events.jsonl"
     silence = out / "silence.wav"          # the band alone: the guitar is silent
     write_wav_float(silence, np.zeros(RATE * 40, dtype=np.float32), RATE)
-    for _take in range(3):   # an xrun (a dropout) resyncs the server clock: try again
+    takes = []
+    for take in range(3):    # an xrun (a dropout) resyncs the server clock: try again
+        stems, events = out / f"stems{take}.wav", out / f"events{take}.jsonl"
         manager = Manager(config, RunOptions(duration=SECONDS + 0.3, stems=stems,
                                              events=events, input=silence, gui=False))
         assert manager.run() == 0
-        if manager.server_log.xruns == 0 and manager.server_log.late == 0:
+        reports = len(manager.server_log.report_times())
+        takes.append((reports, take, manager, stems, events))
+        if reports == 0:
             break
+    _, _, manager, stems, events = min(takes, key=lambda t: (t[0], t[1]))  # the least disturbed
     played = [json.loads(line) for line in events.read_text().splitlines()]
     return manager, stems, played
 

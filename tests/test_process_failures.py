@@ -257,3 +257,19 @@ def _remove_what_a_killed_run_leaves(band: Band) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
+
+
+def test_a_long_take_is_read_before_the_song_start_is_set(tmp_path: Path) -> None:
+    """Reading an --input takes time (an hour: seconds): the start time is set only after the
+    take is in the server, so the band never comes in late because of it."""
+    from performia.listen.rehearsal import write_wav_float
+    from performia.manager import START_DELAY, Manager, RunOptions
+
+    take = tmp_path / "long.wav"
+    rng = np.random.default_rng(2)
+    write_wav_float(take, rng.normal(0, 0.01, 48000 * 600).astype(np.float32), 48000)  # 10 min
+    config = make_config(RUN_ID + "long")
+    manager = Manager(config, RunOptions(duration=2.0, input=take, gui=False))
+    assert manager.run() == 0
+    assert manager.plan is not None and manager.take_loaded_at is not None
+    assert manager.plan.start_time >= manager.take_loaded_at + 0.9 * START_DELAY

@@ -135,6 +135,7 @@ class Manager:
     pedal: PedalInput | None = None
     control: ControlSender | None = None
     take: Take | None = None
+    take_loaded_at: float | None = None  # when the take was in the server (before beat 0)
     server_life: int = 1                # 2 after the first restart of supernova ...
 
     # -- run --------------------------------------------------------------------
@@ -220,9 +221,13 @@ class Manager:
         self.take = Take(Path(path).resolve(), read_take(path), loop=self.options.input is None)
         info = self.take.info
         size = info.frames * info.channels * 4                   # the server reads float32
+        started = time.time()
         client.request("/b_allocRead", INPUT_BUFFER, str(self.take.path),
                        match=lambda a: a[:2] == ["/b_allocRead", INPUT_BUFFER],
                        timeout=5.0 + size / 50e6)                # 50 MB/s at the slowest
+        self.take_loaded_at = time.time()
+        log.info("the take %s (%.0f s) read in %.2f s", self.take.path.name,
+                 info.frames / info.sample_rate, self.take_loaded_at - started)
 
     def _start_input(self, client: OscClient, start_time: float) -> None:
         """The guitar: the interface's input, or the take loaded, played from t = 0."""
