@@ -117,13 +117,15 @@ def _wait_for_band(manager: subprocess.Popen[str], timeout: float = 30) -> list[
     raise AssertionError("the band did not start")
 
 
-def test_ctrl_c_stops_everything_and_the_recording_is_complete(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_everything_and_the_recording_is_complete(
+        tmp_path: Path, stop: signal.Signals) -> None:
     out = tmp_path / "ctrl-c.wav"
     idle_latency = _cpu_wake_latency()
     manager, port = _start_manager(tmp_path, RUN_ID + "int", out)
     children = _wait_for_band(manager)
     assert _cpu_wake_latency() in (0, None)           # CPUs kept awake while it plays
-    manager.send_signal(signal.SIGINT)
+    manager.send_signal(stop)
     output, _ = manager.communicate(timeout=30)
     assert manager.returncode == 0, output[-3000:]
     assert _cpu_wake_latency() == idle_latency        # and allowed to idle again
