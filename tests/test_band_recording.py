@@ -93,7 +93,9 @@ def test_drum_hits_start_on_their_exact_samples(
     clean = undisturbed(times, reports)
     allowed = rounding_allowance(times, reports)
     errors = np.diff(hits) - np.diff(expected)
-    assert np.count_nonzero(clean) >= 0.5 * clean.size, f"{len(reports)} xrun/late reports"
+    # enough spacings left to judge (a bar and a half): how many depends on this VM, which
+    # has had from 2 to 10 dropouts a second (docs/PERFORMANCE.md); every one left is exact
+    assert np.count_nonzero(clean) >= 24, f"{len(reports)} xrun/late reports"
     wrong = np.nonzero(clean & (np.abs(errors) > allowed))[0]
     assert wrong.size == 0, (
         f"undisturbed spacings off: {[(round(times[i], 3), int(errors[i])) for i in wrong]} "

@@ -24,6 +24,7 @@ import pytest
 
 from performia.config import replace
 from performia.listen.rehearsal import load_samples
+from performia.server.recorder import MAX_BUFFER_FRAMES
 from tests.audio import read_wav
 from tests.conftest import PROJECT, RUN_ID, make_config, our_segments, still_running, write_config
 
@@ -100,6 +101,12 @@ class Band:
         while still_running(self.children) and time.monotonic() < deadline:
             time.sleep(0.1)
         return code
+
+
+# A killed server cannot flush what is still in DiskOut's buffer (at most MAX_BUFFER_FRAMES,
+# 0.34 s), and its sample clock falls behind the wall clock at each dropout (this VM: up to
+# 10 a second): the file holds everything written, compared with the wall clock's length.
+LOST_AT_MOST = MAX_BUFFER_FRAMES / RATE + 0.05
 
 
 def _loud_every_second(audio: np.ndarray, start: float, end: float) -> list[float]:
@@ -203,7 +210,7 @@ def test_supernova_killed_beyond_its_budget_leaves_the_recording_whole_and_stops
         assert rate == RATE and audio.shape[1] == channels
         length = audio.shape[0] / rate
         print(f"{path.name}: {length:.3f} s (killed at {expected:.3f} s)")
-        assert abs(length - expected) <= 0.2, (length, expected)
+        assert abs(length - expected) <= LOST_AT_MOST, (length, expected)
         assert f"recording repaired: {path}" in output
     samples, info = load_samples(out)                        # the project's own reader
     assert info.frames == read_wav(out)[1].shape[0]
@@ -237,7 +244,7 @@ def test_a_killed_managers_recording_is_repaired_at_the_next_start(tmp_path: Pat
     length, expected = audio.shape[0] / rate, killed_at - start
     print(f"manager killed {expected:.3f} s into the recording: {length:.3f} s in the file; "
           f"{lines[0]}")
-    assert abs(length - expected) <= 0.2, (length, expected)
+    assert abs(length - expected) <= LOST_AT_MOST, (length, expected)
     assert float(np.abs(audio[int(RATE * (expected - 1.2)):]).max()) > 0.05
 
 
