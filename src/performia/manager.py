@@ -124,6 +124,10 @@ class Manager:
     final_synths: int | None = None     # synths left after the band stopped (see shutdown)
     server_log: ServerLog = field(default_factory=ServerLog)  # dropouts, late bundles (at the end)
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    # The signal that asked us to stop. A signal handler only writes this attribute: setting
+    # the Event from the handler deadlocked when the signal arrived while the main thread was
+    # inside the Event's own wait() (its Condition lock held; seen in CI after a restart).
+    stop_signal: str | None = None
     started: threading.Event = field(default_factory=threading.Event)   # the band is playing
     restarts: dict[str, RestartBudget] = field(default_factory=dict)
     journal: RecordingJournal = field(default_factory=RecordingJournal)
@@ -336,6 +340,9 @@ class Manager:
             START_DELAY + self.options.duration)
         next_patch = time.monotonic() + PATCH_PERIOD
         while not self.stop_requested.wait(SUPERVISE_PERIOD):
+            if self.stop_signal is not None:
+                log.info("%s: stopping", self.stop_signal)
+                break
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 log.info("duration reached")
@@ -551,8 +558,7 @@ class Manager:
 
     def _install_signal_handlers(self) -> None:
         def request_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("%s: stopping", signal.Signals(signum).name)
-            self.stop_requested.set()
+            self.stop_signal = signal.Signals(signum).name     # read within SUPERVISE_PERIOD
 
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, request_stop)
