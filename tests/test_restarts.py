@@ -35,7 +35,7 @@ from performia.events.snapshot import StateReader
 from performia.server.osc import encode_bundle, encode_message
 from tests.audio import read_wav
 from tests.conftest import RUN_ID
-from tests.test_process_failures import Band
+from tests.test_process_failures import LOST_AT_MOST, Band
 
 pytestmark = pytest.mark.server
 
@@ -228,7 +228,9 @@ def test_a_killed_supernova_is_restarted_and_the_band_is_back_within_seconds(
     for path, channels in ((out, 2), (stems, 15)):
         assert f"recording repaired: {path}" in output      # part 1, closed at the crash
         rate, audio = read_wav(path)
-        assert audio.shape[1] == channels and abs(audio.shape[0] / rate - killed) <= 0.2
+        # what was still in DiskOut's buffer at the kill is lost, and dropouts slow the clock
+        assert audio.shape[1] == channels
+        assert abs(audio.shape[0] / rate - killed) <= LOST_AT_MOST, (audio.shape[0] / rate, killed)
         rate, audio = read_wav(path.with_name(f"{path.stem}.part2{path.suffix}"))
         assert audio.shape[1] == channels
         assert abs(part2 + audio.shape[0] / rate - (time.time() - start)) < 8
