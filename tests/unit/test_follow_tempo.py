@@ -18,6 +18,7 @@ from performia.events.note import NoteEvent
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext, Listening
 from performia.state.tempo import FollowSettings, GuitarBeat
+from performia.theory import Chord
 from performia.timing.clock import OfflineClock
 from performia.timing.tempo import TempoMap
 
@@ -146,3 +147,55 @@ def test_the_config_validates_follow_and_come_in() -> None:
         config_from_dict({"timing": {"follow": 1.5}})
     with pytest.raises(ConfigError, match="come_in"):
         config_from_dict({"timing": {"come_in": "later"}})
+
+
+def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
+    """The band came in on the guitarist's beat 3 (beats right, bar lines wrong): the
+    chord changes keep falling on the band's beat 2, so it drops two beats once and plays
+    on the guitarist's one from there; the time grid does not move (no kick doubled)."""
+    guitarist = Guitarist(120.0, first=0.0)
+    tempo = TempoMap(bpm=120.0, t0=0.0)
+    clock = OfflineClock(tempo, lookahead=0.003)
+    harmony = HarmonicContext.from_labels("G:maj", ["G:maj"])
+    harmony.following = True
+    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=120.0)
+    book.follow = FollowSettings(come_in="now", offset=0.0)
+    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
+    events: list[dict[str, object]] = []
+    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
+                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
+                    seed=1, book=book, on_event=events.append)
+    beats: list[tuple[float, float]] = []
+    loop.before_step = lambda b: beats.append((b, clock.tempo.time_at(b))) if b == int(b) \
+        else None
+    loop.begin(0.0)
+    form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
+    downbeats = [1.0 + 2.0 * k for k in range(16)]          # the guitarist's ones
+    t = 0.0
+    while t < 30.0:
+        t += 0.02
+        for k, down in enumerate(downbeats):
+            if down + 0.3 <= t < down + 0.32:                # heard 0.3 s after the strum
+                book.hear_chord(form[k % 4], down + 0.3, since=down)
+                harmony.heard_chord = form[k % 4]
+        clock.advance_to(t)
+        state = guitarist.state(t)
+        if state is not None:
+            book.hear_beat(state)
+    turns = [e for e in events if e["kind"] == "turn_around"]
+    assert len(turns) == 1 and turns[0]["dropped"] == 2
+    turned = float(turns[0]["t"])                           # type: ignore[arg-type]
+    assert turned in downbeats
+    ones = [t for b, t in beats if t >= turned and round(b) % 4 == 0]
+    assert ones and all(min(abs(o - d) for d in downbeats) < 1e-6 for o in ones)
+    # the band's time grid never moved: every drum note on the same sixteenth grid
+    kit = [n.time for n in tapes["drums"].notes if n.voice in KIT]
+    assert all(abs(x * 8 - round(x * 8)) < 1e-6 for x in kit)
+    kicks = sorted(n.time for n in tapes["drums"].notes if n.voice == 0)
+    assert all(b - a > 0.1 for a, b in zip(kicks, kicks[1:], strict=False))
+    # from two bars after turning around, the keys' chord on every one is the guitarist's
+    later = [d for d in downbeats if turned + 4.0 <= d <= 28.0]
+    for down in later:
+        k = downbeats.index(down)
+        on = {n.pitch % 12 for n in tapes["harmony"].notes if abs(n.time - down) < 0.02}
+        assert on and on <= set(form[k % 4].pitch_classes), (down, on, form[k % 4])

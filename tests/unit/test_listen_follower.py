@@ -103,7 +103,8 @@ def test_heard_chords_update_the_context_and_log() -> None:
         ["G:maj", "E:min", "C:maj7", "D:7"]
     assert harmony.heard_chord == Chord.parse("D:7")
     first = player.kinds("chord")[0]
-    assert set(first) == {"t", "kind", "chord", "confidence"} and isinstance(first["t"], float)
+    assert set(first) == {"t", "kind", "chord", "confidence", "since"}
+    assert isinstance(first["t"], float) and first["t"] - 1.2 <= first["since"] <= first["t"]
     assert 0.0 < first["confidence"] <= 1.0
 
 

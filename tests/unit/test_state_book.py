@@ -75,7 +75,38 @@ def test_a_change_heard_after_its_bar_was_committed_corrects_it() -> None:
     book = make_book()
     play_bars(book, [C, G])
     book.hear_chord(F, TEMPO.time_at(7) + 0.3)       # played on beat 7 (bar 1), heard in bar 2
-    assert book.state.bars[-1].changes == ((0, G), (3, F))
+    assert book.state.bars[-1].changes == ((0, G), (2, F))   # the second half: F
+
+
+def test_a_change_dated_by_the_ears_is_credited_to_its_strum() -> None:
+    """Heard 0.8 s late (after the downbeat's second beat), dated by the ears to the
+    strum on the downbeat: the bar is the new chord's, not the old one's with a change."""
+    book = make_book()
+    play_bars(book, [C])
+    book.hear_chord(G, TEMPO.time_at(4) + 0.8, since=TEMPO.time_at(4) + 0.01)
+    book.start_bar(2, TEMPO.time_at(8))
+    assert book.state.bars[-1].changes == ((0, G),)
+
+
+def test_a_late_change_without_a_date_still_takes_its_half_bar() -> None:
+    """Heard 0.8 s late and not dated: credited to beat 1, but the half bar ends on G."""
+    book = make_book()
+    play_bars(book, [C])
+    book.hear_chord(G, TEMPO.time_at(4) + 0.8)
+    book.start_bar(2, TEMPO.time_at(8))
+    assert book.state.bars[-1].changes == ((0, G),)
+
+
+def test_a_flicker_and_a_seventh_that_comes_and_goes_make_one_chord() -> None:
+    book = make_book()
+    play_bars(book, [C])
+    start = TEMPO.time_at(4)
+    book.hear_chord(EM, start + 0.3, since=start)
+    book.hear_chord(G, start + 0.6, since=start + 0.4)          # a flicker of a beat
+    book.hear_chord(EM, start + 0.9, since=start + 0.75)
+    book.hear_chord(Chord.parse("E:min7"), start + 1.4, since=start + 1.2)
+    book.start_bar(2, TEMPO.time_at(8))
+    assert book.state.bars[-1].changes == ((0, EM),)
 
 
 def test_a_change_in_the_current_bar_repredicts_the_next() -> None:

@@ -166,3 +166,18 @@ def test_period_and_combination_details() -> None:
     assert decided is not None and decided[0] == bar("C")
     assert 0.7 < decided[1] < 0.9                       # a dissenting voice takes some off
     assert combine([]) is None
+
+
+def test_bars_are_compared_by_their_triads_and_the_latest_is_predicted() -> None:
+    """E minor heard once as E:min7: still the same form; the prediction is the bar as the
+    guitarist played it last."""
+    memory = FormMemory(Key.parse("G:maj"))
+    g, d, c = (Chord.parse(x) for x in ("G", "D", "C"))
+    em, em7 = Chord.parse("E:min"), Chord.parse("E:min7")
+    for bar, chord in enumerate([g, d, em7, c, g, d, em, c, g, d]):
+        memory.hear_bar(bar, ((0, chord),))
+    prediction = memory.predict(10)
+    assert prediction is not None and prediction.changes == ((0, em),)
+    assert prediction.confidence > 0.8
+    found = memory.form()
+    assert found is not None and found.length == 4

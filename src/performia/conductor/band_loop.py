@@ -95,7 +95,8 @@ class BandLoop:
             self.tempo_follower = TempoFollower(
                 settings, self.clock, beat=lambda: book.beat if book is not None else None,
                 on_event=self._event, realign=book.realign if book is not None else None,
-                guitar=self.guitar, mode=lambda: self.listening.mode)
+                guitar=self.guitar, mode=lambda: self.listening.mode,
+                changes=book.change_beats if book is not None else None)
         self.clock.schedule(first_beat, self.play_step)
 
     def _event(self, event: dict[str, Any]) -> None:
@@ -103,6 +104,7 @@ class BandLoop:
             self.on_event(event)
 
     def play_step(self, beat: float, _time: float) -> None:
+        beat = self._turn_around(beat)
         self.clock.schedule(beat + STEP_BEATS, self.play_step)
         if self.before_step is not None:
             try:
@@ -135,6 +137,27 @@ class BandLoop:
                 continue
             self.emit(agent.name, events)
         self.prepare_bar(beat + STEP_BEATS, tempo)
+
+    def _turn_around(self, beat: float) -> float:
+        """The band was a few beats off the guitarist's bar: this step becomes the one (the
+        beats between are dropped; the time does not move) and the heard bars are credited
+        again on the new bar lines. The beat this step plays."""
+        if self.tempo_follower is None:
+            return beat
+        dropped = self.tempo_follower.turn_around(beat)
+        if dropped == 0:
+            return beat
+        time = self.clock.tempo.time_at(beat)
+        self.clock.skip(beat, dropped)
+        beat += dropped
+        bar = round(beat / self.clock.tempo.beats_per_bar)
+        if self.book is not None:
+            self.book.realign(bar, time)
+        log.info("the band was %d beats off the guitarist's bar: beat %.0f is the one", dropped,
+                 beat)
+        self._event({"t": round(time, 6), "kind": "turn_around", "beat": beat,
+                     "dropped": dropped})
+        return beat
 
     def count_in(self, beat: float, tempo: TempoMap) -> None:
         """One click of the count-in bar (the drummer's hat; the one accented)."""

@@ -31,6 +31,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from performia.state.bar_phase import BarPhaseSettings, turned_around
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.timing.clock import Clock
 from performia.timing.tempo import TempoMap
@@ -50,8 +51,12 @@ class TempoFollower:
                  beat: Callable[[], GuitarBeat | None],
                  on_event: EventSink | None = None,
                  realign: Callable[[int, float], object] | None = None,
-                 guitar: bool = True, mode: Callable[[], str] | None = None) -> None:
+                 guitar: bool = True, mode: Callable[[], str] | None = None,
+                 changes: Callable[[], list[float]] | None = None) -> None:
         self.settings = settings
+        self.changes = changes                      # song beats of the chord changes heard
+        self.bar_phase = BarPhaseSettings()
+        self.last_turn: float = -math.inf           # the beat of the last turn-around
         self.clock = clock
         self.beat = beat
         self.on_event = on_event
@@ -85,6 +90,24 @@ class TempoFollower:
         if self.entry is not None and beat + EPSILON >= self.entry:
             return True
         return False
+
+    def turn_around(self, beat: float) -> int:
+        """Beats to drop at this step so that it is the one (0: none). The band is playing,
+        following, and the guitarist's changes keep falling on this beat of the band's bar
+        (`state/bar_phase.py`); at most once in the bars the evidence is counted over."""
+        if (self.changes is None or self.settings.follow <= 0.0 or not self.playing
+                or abs(beat - round(beat)) > EPSILON or self.entry is None
+                or beat < self.entry or beat - self.last_turn < self._turn_gap()):
+            return 0
+        bpb = self.clock.tempo.beats_per_bar
+        place = turned_around(self.changes(), beat, bpb, self.bar_phase)
+        if place is None or round(beat) % bpb != place:
+            return 0
+        self.last_turn = beat + bpb - place
+        return bpb - place
+
+    def _turn_gap(self) -> float:
+        return float(self.bar_phase.bars * self.clock.tempo.beats_per_bar)
 
     # -- before the band is in --------------------------------------------------------------
 

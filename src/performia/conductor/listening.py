@@ -168,7 +168,9 @@ def tell_book(book: StateBook, event: dict[str, Any]) -> None:
     so the follower may later tell the book itself without doubling anything)."""
     kind = event.get("kind")
     if kind == "chord" and event["chord"] != NO_CHORD:    # "N": the band keeps the last chord
-        book.hear_chord(Chord.parse(str(event["chord"])), float(event["t"]))
+        since = event.get("since")
+        book.hear_chord(Chord.parse(str(event["chord"])), float(event["t"]),
+                        None if since is None else float(since))
     elif kind == "key":
         book.hear_key(Key.parse(str(event["key"])))
     elif kind == "tempo":

@@ -87,6 +87,7 @@ class ChordRecognizer:
         self.started = False
         self._was_open = False
         self._in_key = np.zeros(len(self.chords))
+        self.last_scores = np.zeros(len(self.chords))   # the last frame's scores (log-like)
 
     def set_key(self, key: Key | None) -> None:
         """The key heard: chords whose triad lies in its scale (the raised seventh of the
@@ -144,6 +145,7 @@ class ChordRecognizer:
         prior = s.stay * self.belief + (1.0 - s.stay) * (1.0 - self.belief) / (size - 1)
         posterior = prior * like
         self.belief = posterior / posterior.sum()
+        self.last_scores = log_like
         state = int(np.argmax(self.belief))
         changed = state != self.state or not self.started
         self.started = True

@@ -7,8 +7,9 @@
     pedal     → set_mode(): "listen" captures one chord per bar; "play" loops what was captured
 
 Every change also becomes an events-log entry (a dict), returned by `handle`/`set_mode` and
-passed to `on_event`: {"t", "kind": "chord", "chord": "G:maj", "confidence": 0.97} ("N": no
-chord: silence or a single-note melody; the band keeps the last chord), {"kind": "key",
+passed to `on_event`: {"t", "kind": "chord", "chord": "G:maj", "confidence": 0.97, "since":
+t0} ("N": no chord: silence or a single-note melody; the band keeps the last chord; "since":
+when the change began, dated after the fact by `change_time.ChangeTimer`), {"kind": "key",
 "key": "E:min"}, {"kind": "tempo", "bpm": 96.0}, {"kind": "onset", "amp": 0.4}, {"kind":
 "mode", "mode": "listen"}, {"kind": "progression", "chords": [...], "first_bar": 8}.
 
@@ -30,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from performia.config import MODES
+from performia.listen.change_time import ChangeTimer
 from performia.listen.chords import ChordRecognizer, ChordSettings
 from performia.listen.chroma import ChromaSettings, NnlsChroma, NoteFrame
 from performia.listen.gate import GateSettings, NoiseGate
@@ -113,6 +115,7 @@ class Follower:
         # the conductor passes a ChromaWorker (the same, in another process: chroma_worker.py)
         self.chroma: Chroma = chroma or NnlsChroma(self.settings.chroma)
         self.chords = ChordRecognizer(self.settings.chords)
+        self.change_timer = ChangeTimer()
         self.keys = KeyEstimator(self.settings.key, initial=harmony.key)
         self.rhythm = Rhythm(self.settings.rhythm)
         self._lock = threading.Lock()
@@ -176,6 +179,7 @@ class Follower:
         heard = self.rhythm.update(reading.time, reading.magnitudes)
         if heard.onset is not None:
             self.listening.last_onset_time = heard.onset
+            self.change_timer.onset(heard.onset)
         return [{"t": reading.time, **event} for event in heard.events]
 
     def _on_spectrum(self, reading: SpectrumReading) -> list[Event]:
@@ -183,13 +187,17 @@ class Follower:
         loud = self.gate.update(time, float(np.dot(reading.magnitudes, reading.magnitudes)))
         self.listening.playing = loud
         events: list[Event] = []
+        old = self.chords.state if self.chords.started else None
         changed, chord = self.chords.update(self.chroma.frame(reading.magnitudes, loud), loud)
+        self.change_timer.frame(time, self.chords.last_scores)
         if changed:
             if chord is not None:
                 self.harmony.heard_chord = chord
                 self.rhythm.chord_changed(time)
+            since = self.change_timer.began(time, old, self.chords.state)
             events.append({"t": time, "kind": "chord", "chord": self.chords.label(),
-                           "confidence": round(self.chords.confidence, 3)})
+                           "confidence": round(self.chords.confidence, 3),
+                           "since": round(since, 4)})
         previous, self._last_chroma_time = self._last_chroma_time, time
         if chord is None or not loud or previous is None:
             self._capture.last_position = None

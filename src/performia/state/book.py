@@ -5,8 +5,9 @@ loop calls `start_bar` a little before each bar line and reads `state` on every 
 write builds a new frozen `MusicalState` under the book's lock and publishes it with one
 assignment; readers take `book.state` without a lock and always see a whole state.
 
-A heard chord change is credited to the beat the guitarist played it on: the beat nearest
-to (heard time − `hearing_delay`), never later than the time heard. A change heard after its
+A heard chord change is credited to the beat the guitarist played it on: the beat nearest to
+when the ears say it began (`since`: the strum, dated after the fact), or, without it, to
+(heard time − `hearing_delay`); never later than the time heard. A change heard after its
 bar was committed corrects that bar in the form memory.
 """
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from performia.state.form import FormMemory, FormSettings
+from performia.state.form import FormMemory, FormSettings, triad_of
 from performia.state.musical_state import (
     BarChords,
     BarHeard,
@@ -37,6 +38,7 @@ class BookSettings:
     hearing_delay: float = 0.25     # s from a chord played to the chord heard (typical)
     changes_kept: int = 64          # heard changes kept in the state
     bars_kept: int = 128            # bars heard kept in the state
+    least_hold: float = 0.5         # beats a chord must hold at the end of a part of a bar
     form: FormSettings = field(default_factory=FormSettings)
 
 
@@ -61,15 +63,16 @@ class StateBook:
 
     # -- the listening side ----------------------------------------------------------------
 
-    def hear_chord(self, chord: Chord | None, time: float) -> None:
-        """The chord recognised now (None: none). Repeating the chord heard is a no-op."""
+    def hear_chord(self, chord: Chord | None, time: float, since: float | None = None) -> None:
+        """The chord recognised now (None: none), that began at `since` if the ears know.
+        Repeating the chord heard is a no-op."""
         with self._lock:
             state = self._state
             if state.changes and chord == state.heard_chord:
                 return
-            beat = self._played_beat(time)
+            beat = self._played_beat(time, since)
             kept = tuple(c for c in state.changes if c.beat < beat)
-            changes = (*kept, HeardChange(beat, chord, time))[-self.settings.changes_kept:]
+            changes = (*kept, HeardChange(beat, chord, time, since))[-self.settings.changes_kept:]
             state = dataclasses.replace(state, heard_chord=chord, heard_time=time,
                                         changes=changes)
             self._state = self._revise(state, beat // state.beats_per_bar)
@@ -98,7 +101,7 @@ class StateBook:
         hears the bars again, and `bar` (starting at `time`) is the current bar."""
         with self._lock:
             state = self._state
-            changes = tuple(dataclasses.replace(c, beat=self._played_beat(c.time))
+            changes = tuple(dataclasses.replace(c, beat=self._played_beat(c.time, c.since))
                             for c in state.changes)
             state = dataclasses.replace(state, changes=changes, bar=bar, bar_time=time)
             self._form = FormMemory(self._form.key, self.settings.form)
@@ -124,29 +127,58 @@ class StateBook:
             self._state = self._with_predictions(state, assume_current=False)
             return self._state
 
+    def change_beats(self) -> list[float]:
+        """The song beats (on the clock now) where the chord changes heard began."""
+        return [position for position, _ in self._timeline(self._state)]
+
     # -- inside ------------------------------------------------------------------------------
 
-    def _played_beat(self, time: float) -> int:
+    def _played_beat(self, time: float, since: float | None = None) -> int:
         heard_at = self.beat_at(time)
-        return min(round(self.beat_at(time - self.settings.hearing_delay)), math.floor(heard_at))
+        began = time - self.settings.hearing_delay if since is None else min(since, time)
+        return min(round(self.beat_at(began)), math.floor(heard_at))
 
     def _bar_chords(self, state: MusicalState, bar: int) -> BarChords | None:
-        """The chords the guitarist played in `bar`, from the changes heard."""
-        start = bar * state.beats_per_bar
-        end = start + state.beats_per_bar
-        opening = state.last_change(start)
+        """The chords the guitarist played in `bar`, from the changes heard: one per part of
+        the bar (`parts_of`: halves of a 4/4 bar), the chord sounding at the end of the part
+        if it held for `least_hold` beats of it (the ears date a change a little late, and a
+        chord flickering in the middle of a part is not the part's chord), else the chord
+        that sounded longest in the part."""
+        timeline = self._timeline(state)
+        if not timeline:
+            return None
+        bpb = state.beats_per_bar
+        part = parts_of(bpb)
+        start = bar * bpb
         changes: list[tuple[int, Chord]] = []
-        if opening is not None and opening.chord is not None:
-            changes.append((0, opening.chord))
-        for change in state.changes:
-            if start < change.beat < end and change.chord is not None:
-                if changes and changes[-1][1] == change.chord:
-                    continue
-                if not changes:
-                    changes.append((0, change.chord))   # nothing before: from the downbeat
-                    continue
-                changes.append((change.beat - start, change.chord))
+        for offset in range(0, bpb, part):
+            chord = part_chord(timeline, start + offset, start + offset + part,
+                               self.settings.least_hold)
+            if chord is None:
+                continue
+            if changes and triad_of(changes[-1][1]) == triad_of(chord):
+                chord = longest_held(timeline, start + changes[-1][0], start + offset + part,
+                                     triad_of(chord)) or chord
+                changes[-1] = (changes[-1][0], chord)
+                continue
+            changes.append((offset if changes else 0, chord))
         return tuple(changes) or None
+
+    def _timeline(self, state: MusicalState) -> list[tuple[float, Chord]]:
+        """(song beat it began, chord) of the changes heard, a later-heard change that began
+        earlier replacing what it overlaps; "no chord" keeps the chord before it."""
+        timeline: list[tuple[float, Chord]] = []
+        for change in state.changes:
+            if change.chord is None:
+                continue
+            began = change.time - self.settings.hearing_delay if change.since is None \
+                else min(change.since, change.time)
+            position = self.beat_at(began)
+            while timeline and timeline[-1][0] >= position:
+                timeline.pop()
+            if not timeline or timeline[-1][1] != change.chord:
+                timeline.append((position, change.chord))
+        return timeline
 
     def _revise(self, state: MusicalState, changed_bar: int) -> MusicalState:
         """A change heard in the bar just committed corrects it; one heard in the current
@@ -174,3 +206,33 @@ class StateBook:
         bars: tuple[BarHeard, ...] = self._form.bars[-self.settings.bars_kept:]
         return dataclasses.replace(state, prediction=prediction, next_prediction=following,
                                    bars=bars, form=self._form.form())
+
+
+def parts_of(beats_per_bar: int) -> int:
+    """Beats in each part of a bar a chord is decided for: halves of 4/4 (and 6/8 counted
+    in six), the whole bar otherwise."""
+    return beats_per_bar // 2 if beats_per_bar >= 4 and beats_per_bar % 2 == 0 else beats_per_bar
+
+
+def part_chord(timeline: Sequence[tuple[float, Chord]], start: float, end: float,
+               least_hold: float) -> Chord | None:
+    """The chord of the part of a bar from song beat `start` to `end` (see `_bar_chords`)."""
+    sounding = [(position, chord) for position, chord in timeline if position < end]
+    if not sounding:
+        return None
+    last_began, last = sounding[-1]
+    if end - max(last_began, start) >= least_hold:
+        return last
+    return longest_held(timeline, start, end) or last
+
+
+def longest_held(timeline: Sequence[tuple[float, Chord]], start: float, end: float,
+                 triad: Chord | None = None) -> Chord | None:
+    """The chord (heard as `triad`, if given) that sounded longest from `start` to `end`."""
+    held: dict[Chord, float] = {}
+    for index, (began, chord) in enumerate(timeline):
+        stop = timeline[index + 1][0] if index + 1 < len(timeline) else end
+        time = min(stop, end) - max(began, start)
+        if time > 0 and (triad is None or triad_of(chord) == triad):
+            held[chord] = held.get(chord, 0.0) + time
+    return max(held, key=lambda c: held[c]) if held else None

@@ -26,6 +26,7 @@ from performia.state.musical_state import BarChords, BarHeard, FormFound, Predic
 from performia.theory import Chord, Key
 
 PERIODS = (2, 4, 8, 12, 16, 32)
+TRIADS = {"7": "maj", "maj7": "maj", "min7": "min"}
 MAJOR_THIRD_DOWN = 3          # a minor key's relative major is 3 semitones up
 
 # (semitones above the major tonic, quality) for each bar of a form everybody knows
@@ -90,10 +91,13 @@ class FormMemory:
             del self._bars[:-self.settings.history]
 
     def predict(self, bar: int, assume: Sequence[BarChords] = ()) -> Prediction | None:
-        """The prediction for `bar` (the bar after the last heard, plus `assume`d bars)."""
-        sequence = [b.changes for b in self._bars] + list(assume)
-        if len(sequence) < 2:
+        """The prediction for `bar` (the bar after the last heard, plus `assume`d bars).
+        Bars are compared by their triads (an E minor bar heard once as E:min7 is the same
+        bar); the prediction is the latest bar heard like the one the voices chose."""
+        heard = [b.changes for b in self._bars] + list(assume)
+        if len(heard) < 2:
             return None
+        sequence = [shape_of(b) for b in heard]
         period = best_period(sequence, self.settings)
         voices = [suffix_voice(sequence, period, self.settings),
                   period_voice(sequence, period, self.settings.recency),
@@ -101,17 +105,34 @@ class FormMemory:
         decided = combine([v for v in voices if v is not None and v.votes])
         if decided is None:
             return None
-        changes, confidence = decided
+        shape, confidence = decided
+        changes = next((b for b, s in zip(reversed(heard), reversed(sequence), strict=True)
+                        if s == shape), shape)
         return Prediction(bar, changes, round(confidence, 4))
 
     def form(self) -> FormFound | None:
         """The form found in the bars heard (None until something repeats)."""
-        sequence = [b.changes for b in self._bars]
+        sequence = [shape_of(b.changes) for b in self._bars]
         period = best_period(sequence, self.settings)
         if period is None or period.strength < 0.5:
             return None
         return FormFound(period.length, round(period.strength, 4),
                          sections(sequence, period.length), len(sequence) % period.length)
+
+
+def triad_of(chord: Chord) -> Chord:
+    """The triad a chord is heard as when bars are compared (sevenths come and go)."""
+    return Chord(chord.root, TRIADS.get(chord.quality, chord.quality))
+
+
+def shape_of(bar: BarChords) -> BarChords:
+    """A bar with its chords as triads, repeats merged."""
+    shaped: list[tuple[int, Chord]] = []
+    for beat, chord in bar:
+        triad = triad_of(chord)
+        if not shaped or shaped[-1][1] != triad:
+            shaped.append((beat, triad))
+    return tuple(shaped)
 
 
 # -- the three voices ----------------------------------------------------------------------

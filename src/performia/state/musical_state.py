@@ -36,11 +36,13 @@ def bar_label(changes: BarChords) -> str:
 @dataclass(frozen=True, slots=True)
 class HeardChange:
     """The guitarist changed to `chord` (None: nothing recognised) on song beat `beat`;
-    the band heard it at clock time `time`."""
+    the band heard it at clock time `time`; the ears date its start at `since` (None:
+    unknown)."""
 
     beat: int
     chord: Chord | None
     time: float
+    since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

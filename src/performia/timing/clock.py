@@ -74,6 +74,17 @@ class Clock:
             self.tempo = tempo
             self._wake()
 
+    def skip(self, at_beat: float, beats: float) -> None:
+        """From `at_beat` on, count `beats` more: the time of `at_beat` is now the time of
+        `at_beat + beats` (the band drops those beats to be on the one again). Only at a
+        step whose next step is not scheduled yet: an entry scheduled between the two would
+        be due at once."""
+        with self._lock:
+            tempo = self.tempo
+            self.tempo = TempoMap(bpm=tempo.bpm, t0=tempo.time_at(at_beat), b0=at_beat + beats,
+                                  beats_per_bar=tempo.beats_per_bar)
+            self._wake()
+
     # -- schedule -----------------------------------------------------------
     def schedule(self, beat: float, callback: Callback) -> Handle:
         entry = _Entry(beat, next(self._order), callback)
