@@ -25,6 +25,10 @@
   const STALE_AFTER_S = 1.5;      // the band stopped publishing
   const SILENT_SOCKET_MS = 2000;  // connected but nothing received: reconnect
   const ALARM_MS = 10000;         // a counter that rose this recently is shown in red
+  const PATTERN_STEPS = 32;       // sixteenths of a pattern drawn (a longer one ends in "…")
+  const PROGRESSION_CHORDS = 16;  // chords of the progression in force drawn
+  const STEP_CLASS = { X: "s-accent", x: "s-ghost", ".": "s-rest" };
+  const LANE_SHOWN = new Set(["muted", "source"]);   // agent state drawn apart, not as text
 
   const $ = (id) => document.getElementById(id);
   const el = {};
@@ -33,7 +37,9 @@
     "mode", "pedal", "meters", "cpu-avg", "cpu-peak", "xruns", "late", "dropped", "lookahead",
     "answer", "synths", "overlay-title", "overlay-text", "heard-bpm", "heard-bpm-conf",
     "heard-beats", "heard-pulse", "chord-conf", "chord-conf-bar", "quality", "key-conf",
-    "form-info", "next-chord", "next-conf", "form-bars"]) {
+    "form-info", "next-chord", "next-conf", "form-bars", "ctl-applied", "ctl-settings",
+    "ctl-progression", "live-line", "live-dir", "live-stats", "live-error", "live-error-where",
+    "live-error-message", "live-error-count", "patterns"]) {
     el[id] = $(id);
   }
   const tuner = document.querySelector(".tuner");
@@ -50,13 +56,44 @@
   const counters = {};         // name -> {value, roseAt}
   let lastBeatTime = null;     // the newest beat heard (state time), for the pulse
   const lanes = [...document.querySelectorAll(".lane")].map((node) => ({
-    agent: node.dataset.agent, canvas: node.querySelector("canvas"),
-    label: node.querySelector(".agent-state"), lo: 48, hi: 72,
+    agent: node.dataset.agent, node, canvas: node.querySelector("canvas"),
+    label: node.querySelector(".agent-state"), source: node.querySelector(".agent-source"),
+    lo: 48, hi: 72,
   }));
 
-  // ---------- text helpers ----------
+  // ---------- text helpers (snapshot text only ever goes in as textContent) ----------
   function setText(node, text) {
     if (node && node.textContent !== text) node.textContent = text;
+  }
+  function make(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function setTitle(node, text) {
+    if (node && node.title !== text) node.title = text;
+  }
+  function section(state, name) {
+    const value = state[name];
+    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
+  }
+  function baseName(path) {
+    const text = String(path);
+    const trimmed = text.replace(/[\\/]+$/, "");
+    return trimmed.slice(Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\")) + 1) || text;
+  }
+  function plural(count, word) {
+    return `${count} ${word}${count === 1 ? "" : "s"}`;
+  }
+  function bpmText(bpm) {
+    return Number.isInteger(bpm) ? bpm.toFixed(0) : bpm.toFixed(1);
+  }
+  function ago(seconds) {
+    if (!(seconds >= 0)) return "";
+    if (seconds < 90) return `${Math.round(seconds)} s ago`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+    return `${Math.round(seconds / 3600)} h ago`;
   }
   function prettyRoot(root) {
     return root.charAt(0).toUpperCase() + root.slice(1).replace(/#/g, "♯").replace(/b/g, "♭");
@@ -168,7 +205,12 @@
     showForm(state.form || {});
     showInput(state.input || {}, state.time);
     showPedal(state.pedal || {});
-    showAgents(state.agents || {});
+    const control = section(state, "control");
+    const live = section(state, "live");
+    const muted = mutedAgents(state.agents || {}, control);
+    showAgents(state.agents || {}, live, muted);
+    showControl(control, muted);
+    showLive(live, state.time);
     showLevels(state.levels || {});
     showFigures(state);
     showStatus();
@@ -177,7 +219,7 @@
   function showTransport(t) {
     const beat = Math.floor(t.beat || 1);
     setText(el.barbeat, `${t.bar ?? "–"}:${beat}`);
-    const bpm = typeof t.bpm === "number" ? (Number.isInteger(t.bpm) ? t.bpm.toFixed(0) : t.bpm.toFixed(1)) : "—";
+    const bpm = typeof t.bpm === "number" ? bpmText(t.bpm) : "—";
     setText(el.bpm, bpm);
     setText(el.playing, t.playing ? "PLAYING" : "STOPPED");
     el.playing.classList.toggle("on", !!t.playing);
@@ -360,16 +402,128 @@
     el.pedal.classList.toggle("down", !!p.down);
   }
 
-  function showAgents(agents) {
+  function agentState(agents, name) {
+    const info = agents[name] || {};
+    return info.state && typeof info.state === "object" ? info.state : {};
+  }
+
+  // the agents muted: by their state, or by the control settings (either may be missing)
+  function mutedAgents(agents, control) {
+    const muted = new Set(control && Array.isArray(control.muted) ? control.muted.map(String) : []);
+    for (const name of AGENTS) if (agentState(agents, name).muted === true) muted.add(name);
+    return muted;
+  }
+
+  function showAgents(agents, live, muted) {
+    const playing = live && live.playing && typeof live.playing === "object" ? live.playing : {};
     for (const lane of lanes) {
       if (lane.agent === "input") continue;
-      const info = agents[lane.agent] || {};
-      const st = info.state && typeof info.state === "object" ? info.state : {};
-      const text = Object.entries(st).slice(0, 5)
+      const st = agentState(agents, lane.agent);
+      const text = Object.entries(st).filter(([k]) => !LANE_SHOWN.has(k)).slice(0, 5)
         .map(([k, v]) => `${k}: ${typeof v === "number" ? +v.toFixed(2) : String(v).slice(0, 18)}`)
         .join(" · ");
       setText(lane.label, text);
+      lane.node.classList.toggle("muted", muted.has(lane.agent));
+      const source = st.source != null ? String(st.source)
+        : playing[lane.agent] != null ? String(playing[lane.agent]) : null;
+      const coded = source !== null && source !== "built-in";
+      setText(lane.source, source === null ? "" : coded ? `▶ ${baseName(source)}` : "built-in");
+      setTitle(lane.source, coded ? `live-coded: ${source}` : "");
+      lane.source.classList.toggle("live", coded);
     }
+  }
+
+  // ---------- what live control changed: the settings in force and the patterns ----------
+  function showControl(control, muted) {
+    const c = control || {};
+    const parts = [];
+    if (typeof c.tempo === "number") parts.push(`${bpmText(c.tempo)} BPM`);
+    if (c.key) parts.push(keyLabel(c.key));
+    if (c.style) parts.push(String(c.style));
+    setText(el["ctl-settings"], parts.length ? parts.join(" · ") : "—");
+    let applied = "—";
+    if (typeof c.applied === "number") {
+      applied = `${c.applied} applied`;
+      if (typeof c.waiting === "number" && c.waiting > 0) applied += ` · ${c.waiting} waiting`;
+    }
+    setText(el["ctl-applied"], applied);
+    const progression = Array.isArray(c.progression) ? c.progression : [];
+    const chords = progression.slice(0, PROGRESSION_CHORDS).map(chordLabel);
+    if (progression.length > PROGRESSION_CHORDS) chords.push("…");
+    setText(el["ctl-progression"], chords.join(" "));
+    showPatterns(c, muted);
+  }
+
+  function showPatterns(c, muted) {
+    const patterns = c.patterns && typeof c.patterns === "object" && !Array.isArray(c.patterns)
+      ? c.patterns : null;
+    const overrides = new Set(Array.isArray(c.overrides) ? c.overrides.map(String) : []);
+    const signature = JSON.stringify([patterns, [...overrides], [...muted]]);
+    if (el.patterns.dataset.signature === signature) return;
+    el.patterns.dataset.signature = signature;
+    const keys = patterns ? Object.keys(patterns) : [];
+    if (!keys.length) {
+      el.patterns.replaceChildren(make("div", "empty", patterns ? "no patterns" : "no control data"));
+      return;
+    }
+    el.patterns.replaceChildren(...keys.map((key) => {
+      const [agent, voice] = key.split("/");
+      return patternRow(key, agent, voice || agent, String(patterns[key] ?? ""),
+        overrides.has(key), muted.has(agent));
+    }));
+  }
+
+  function patternRow(key, agent, voice, text, override, muted) {
+    const row = make("div", `pat${override ? " override" : ""}${muted ? " muted" : ""}`);
+    row.dataset.key = key;
+    if (AGENTS.includes(agent)) row.dataset.agent = agent;
+    const label = make("span", "pat-voice", voice);
+    label.title = key;
+    const steps = make("span", "pat-steps");
+    steps.title = text;
+    const chars = [...text.replace(/[\s|]/g, "")];
+    steps.append(...chars.slice(0, PATTERN_STEPS).map((char, i) =>
+      make("span", `${STEP_CLASS[char] || "s-bad"}${i > 0 && i % 4 === 0 ? " beat" : ""}`, char)));
+    if (chars.length > PATTERN_STEPS) steps.append(make("span", "s-more", "…"));
+    row.append(label, steps);
+    if (override) row.append(make("span", "pat-tag", "SET"));
+    return row;
+  }
+
+  // ---------- live coding: the folder watched, the last error ----------
+  function showLive(live, time) {
+    let state = "none";
+    let dir = "—";
+    let stats = "";
+    if (live && live.enabled === true) {
+      state = "on";
+      dir = live.dir == null ? "—" : String(live.dir);
+      const files = live.files && typeof live.files === "object" ? Object.keys(live.files).length : 0;
+      const figures = [plural(files, "file")];
+      if (typeof live.late_bars === "number" && live.late_bars > 0) figures.push(plural(live.late_bars, "late bar"));
+      if (typeof live.restarts === "number" && live.restarts > 0) figures.push(plural(live.restarts, "restart"));
+      stats = figures.join(" · ");
+    } else if (live && live.enabled === false) {
+      state = "off";
+      dir = "off";
+    }
+    el["live-line"].dataset.state = state;
+    setText(el["live-dir"], dir);
+    setTitle(el["live-dir"], state === "on" ? dir : "");
+    setText(el["live-stats"], stats);
+    const error = state === "on" && live.last_error && typeof live.last_error === "object"
+      ? live.last_error : null;
+    el["live-error"].classList.toggle("on", error !== null);
+    if (error === null) return;
+    const file = error.file == null ? "?" : String(error.file);
+    const line = typeof error.line === "number" ? error.line : null;
+    setText(el["live-error-where"], `${baseName(file)}${line === null ? "" : `:${line}`}`);
+    setTitle(el["live-error-where"], file);
+    setText(el["live-error-message"], error.message == null ? "" : String(error.message));
+    const count = typeof live.errors === "number" ? plural(live.errors, "error") : "";
+    const when = typeof error.time === "number" && error.time > 0 && typeof time === "number"
+      ? ago(time - error.time) : "";
+    setText(el["live-error-count"], [count, when].filter(Boolean).join(" · "));
   }
 
   // ---------- meters ----------

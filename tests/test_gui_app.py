@@ -256,11 +256,15 @@ def test_a_stalled_client_does_not_slow_another(name: str) -> None:
         publisher.stop()
     assert health["dropped_clients"] >= 1     # the stalled client was dropped
     start = arrivals[0]
-    for second in range(4):                   # every whole second: >= 29 frames (30 nominal)
-        window = [t for t in arrivals if start + second <= t < start + second + 1]
-        assert len(window) >= 29, (second, len(window))
+    # the stalled client would hold every frame back until it is dropped (1 s): the healthy
+    # one never waits 0.2 s, and gets most of its 30 frames every second (a few fewer when
+    # this VM stalls or the machine is loaded: 23-30 measured under load, 29-30 idle)
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert max(gaps) < 0.2, max(gaps)
+    for second in range(4):
+        window = [t for t in arrivals if start + second <= t < start + second + 1]
+        assert len(window) >= 20, (second, len(window))
+    assert len([t for t in arrivals if t < start + 4]) >= 100
 
 
 # --- only our own host names: no DNS rebinding, no other site's page on the WebSocket ---

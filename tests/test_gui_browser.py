@@ -14,15 +14,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from performia.conductor.band_loop import BandLoop
-from performia.conductor.state import form_now, heard_now
+from performia.conductor.state import control_state, form_now, heard_now
 from performia.config import PROJECT_ROOT
+from performia.control.settings import AGENT_VOICES, BandSettings
 from performia.events.snapshot import StateWriter, empty_state, shm_path
+from performia.live.host import LiveError
 from performia.processes import Child, spawn
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext
@@ -125,10 +127,43 @@ class Guitarist:
                 "form": form_now(self.book)}
 
 
+LIVE_DIR = "/home/player/agents/live"
+HOSTILE = "<img src=x onerror=alert(1)>.py"
+ERROR = "ZeroDivisionError: division by zero"
+
+
+def stand_in_band(*, muted: tuple[str, ...] = (), patterns: dict[str, str] | None = None,
+                  playing: dict[str, str] | None = None, error: LiveError | None = None,
+                  errors: int = 0) -> SimpleNamespace:
+    """What `control_state()` reads of a `BandControl`: real `BandSettings` changed as the
+    control API changes them, members playing built-in or live-coded bars, a live host."""
+    settings = BandSettings(tempo=112.0, key="E:min", style="rock", progression=tuple(SONG))
+    for key, text in (patterns or {}).items():
+        agent, voice = key.split("/")
+        settings = settings.with_pattern(agent, voice, text)
+    for agent in muted:
+        settings = settings.with_mute(agent, True)
+    settings = settings.with_param("bass", "octave", -1.0)
+    playing = {agent: f"{LIVE_DIR}/{name}" for agent, name in (playing or {}).items()}
+    members = {name: SimpleNamespace(playing_live=playing.get(name), last_ms=0.031, overruns=0)
+               for name in AGENT_VOICES}
+    files = {path: {"agent": agent, "status": "playing", "error": None}
+             for agent, path in playing.items()}
+    if error is not None:
+        files[error.path] = {"agent": error.agent, "status": "error", "error": str(error)}
+    live = SimpleNamespace(folder=Path(LIVE_DIR), files=files, playing=playing, late=0,
+                           restarts=0, errors=errors, last_error=error)
+    return SimpleNamespace(settings=settings, members=members, live=live,
+                           applied=3 + len(muted) + len(patterns or {}),
+                           inbox=SimpleNamespace(waiting=0))
+
+
 def band_state(origin: float, now: float, bpm: float = 112.0,
-               guitarist: Guitarist | None = None) -> dict[str, Any]:
+               guitarist: Guitarist | None = None,
+               band: SimpleNamespace | None = None) -> dict[str, Any]:
     """A changing, band-like snapshot: what the audio-control side would publish (with the
-    `heard` and `form` sections when a guitarist is heard)."""
+    `heard` and `form` sections when a guitarist is heard, and the `control` and `live`
+    sections made by `control_state()` when there is a band to control)."""
     state: dict[str, Any] = empty_state()
     beats = (now - origin) * bpm / 60.0
     bar, beat = 1 + int(beats // 4), 1 + beats % 4
@@ -159,20 +194,24 @@ def band_state(origin: float, now: float, bpm: float = 112.0,
     state["latency"].update(lookahead_ms=3.0, answer_ms=18.0)
     if guitarist is not None:
         state.update(guitarist.sections(now))
+    if band is not None:
+        control_state(state, cast(Any, band))     # a stand-in for BandControl
     return state
 
 
 class BandPublisher:
-    def __init__(self, name: str, hz: float = 60.0, heard: bool = True) -> None:
+    def __init__(self, name: str, hz: float = 60.0, heard: bool = True,
+                 band: SimpleNamespace | None = None) -> None:
         self.writer = StateWriter(name)
         self.hz = hz
         self.origin = time.time() - BARS_AGO * 4 * 60.0 / 112.0
         self.guitarist = Guitarist(self.origin, 112.0) if heard else None
+        self.band = band
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="band-publisher", daemon=True)
 
     def state(self) -> dict[str, Any]:
-        return band_state(self.origin, time.time(), guitarist=self.guitarist)
+        return band_state(self.origin, time.time(), guitarist=self.guitarist, band=self.band)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0 / self.hz):
@@ -211,14 +250,30 @@ def _wait_healthy(url: str, child: Child, timeout: float = 20.0) -> dict[str, An
     raise TimeoutError(f"{url} not healthy after {timeout} s")
 
 
+def _publisher(name: str, kind: str) -> BandPublisher:
+    """"band": a band heard, changed live (a kick pattern) with live-coded drums; "old": an
+    older snapshot without the `heard`, `form`, `control` and `live` sections; "trouble": a
+    muted bass, a live-coding error and a hostile file name playing the melody."""
+    if kind == "old":
+        return BandPublisher(name, heard=False)
+    if kind == "band":
+        return BandPublisher(name, band=stand_in_band(
+            patterns={"drums/kick": "X...X...X...X..."}, playing={"drums": "drums_live.py"}))
+    assert kind == "trouble", kind
+    error = LiveError(f"{LIVE_DIR}/drums_live.py", 12, ERROR, "drums", time.time() - 4.0)
+    return BandPublisher(name, band=stand_in_band(
+        muted=("bass",), patterns={"drums/kick": "X...X...X...X..."},
+        playing={"drums": "drums_live.py", "melody": HOSTILE}, error=error, errors=2))
+
+
 @pytest.fixture
 def gui(request: pytest.FixtureRequest) -> Iterator[tuple[str, Child, list[str]]]:
-    """The GUI process on a band publishing; `indirect` param False: an older snapshot
-    without the `heard` and `form` sections."""
+    """The GUI process on a band publishing; `indirect` param: the kind of band
+    (`_publisher`), "band" when not given."""
     name = f"performia-test-{uuid.uuid4().hex[:10]}"
     port = _free_port()
     output: list[str] = []
-    with BandPublisher(name, heard=getattr(request, "param", True)):
+    with _publisher(name, getattr(request, "param", "band")):
         child = spawn("gui", [sys.executable, "-m", "performia.gui", "--state", name,
                               "--host", "127.0.0.1", "--port", str(port)],
                       on_line=output.append)
@@ -301,7 +356,7 @@ LAYOUT_JS = """() => {
     const outer = box(panel);
     for (const node of panel.querySelectorAll(
         "#chord, #quality, #key, #barbeat, #bpm, #heard-bpm, #next-chord, #note, #mode, #pedal,"
-        + " .cell, .tempo, .beat-row, .fig, .meter, .lane")) {
+        + " .cell, .tempo, .beat-row, .fig, .meter, .lane, .ctl-line, .live-error, .pat")) {
       if (!shown(node)) continue;
       const inner = box(node);
       if (inner.left < outer.left - 1 || inner.right > outer.right + 1
@@ -391,7 +446,7 @@ def test_the_page_shows_what_is_heard_and_the_form(gui: tuple[str, Child, list[s
     assert "NOW" in now_cell and next_cell.endswith("%")
 
 
-@pytest.mark.parametrize("gui", [False], indirect=True)
+@pytest.mark.parametrize("gui", ["old"], indirect=True)
 def test_the_page_copes_with_a_snapshot_without_the_new_sections(
         gui: tuple[str, Child, list[str]]) -> None:
     from playwright.sync_api import sync_playwright
@@ -408,14 +463,21 @@ def test_the_page_copes_with_a_snapshot_without_the_new_sections(
             page.wait_for_function("document.body.className === ''", timeout=15000)
             page.wait_for_timeout(500)
             shown = {selector: page.inner_text(selector) for selector in
-                     ("#heard-bpm", "#chord-conf", "#next-chord", "#next-conf", "#quality")}
+                     ("#heard-bpm", "#chord-conf", "#next-chord", "#next-conf", "#quality",
+                      "#ctl-settings", "#ctl-applied", "#live-dir", "#patterns")}
             empty = page.inner_text("#form-bars")
+            marked = page.locator(".lane.muted, #live-error.on, .agent-source.live").count()
+            sources = page.locator(".agent-source").all_inner_texts()
         finally:
             browser.close()
     assert not errors, errors
     assert shown["#heard-bpm"] == shown["#chord-conf"] == shown["#next-chord"] == "—"
     assert shown["#quality"] in {"minor", "major", "dominant 7th"}   # from the heard chord
     assert "no bars heard yet" in empty
+    # no `control` or `live` section: nothing muted, no error, no source, no settings
+    assert shown["#ctl-settings"] == shown["#ctl-applied"] == shown["#live-dir"] == "—"
+    assert shown["#patterns"] == "no control data"
+    assert marked == 0 and sources == ["", "", "", ""]
 
 
 def test_no_panel_overlaps_another_from_phone_to_screen(gui: tuple[str, Child, list[str]],
@@ -447,3 +509,87 @@ def test_no_panel_overlaps_another_from_phone_to_screen(gui: tuple[str, Child, l
             browser.close()
     assert not {width: found for width, found in problems.items() if found}
     assert min(chord_px.values()) >= 56, chord_px      # the chord heard stays large
+
+
+@pytest.mark.parametrize("gui", ["trouble"], indirect=True)
+def test_the_page_shows_what_live_control_and_live_coding_changed(
+        gui: tuple[str, Child, list[str]], tmp_path: Path) -> None:
+    """A muted bass, a kick pattern set live, drums played by a live-coded file, its last
+    error, and a melody file whose name is HTML: all shown, the name as text."""
+    from playwright.sync_api import sync_playwright
+
+    url, child, _output = gui
+    _wait_healthy(url, child)
+    errors: list[str] = []
+    dialogs: list[str] = []
+    problems: dict[int, list[str]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(url + "/")
+            page.wait_for_function("document.body.className === ''", timeout=15000)
+            page.wait_for_function("document.querySelector('#live-error.on') !== null",
+                                   timeout=5000)
+            page.wait_for_timeout(300)
+            lane = {agent: page.locator(f'.lane[data-agent="{agent}"]')
+                    for agent in ("drums", "bass", "harmony", "melody")}
+            muted = {agent: "muted" in (node.get_attribute("class") or "").split()
+                     for agent, node in lane.items()}
+            bass_label = lane["bass"].locator(".lane-label").inner_text()
+            drums_label = lane["drums"].locator(".lane-label").inner_text()
+            sources = {agent: node.locator(".agent-source").inner_text()
+                       for agent, node in lane.items()}
+            live_sources = page.locator(".agent-source.live").count()
+            rows = {key: (page.inner_text(f'.pat[data-key="{key}"] .pat-steps'),
+                          page.get_attribute(f'.pat[data-key="{key}"]', "class") or "")
+                    for key in ("drums/kick", "drums/snare", "bass/bass", "harmony/keys")}
+            error_where = page.inner_text("#live-error-where")
+            error = page.inner_text("#live-error")
+            error_colour = page.evaluate(
+                "getComputedStyle(document.querySelector('#live-error')).color")
+            live_dir = page.inner_text("#live-dir")
+            settings = page.inner_text("#ctl-settings")
+            applied = page.inner_text("#ctl-applied")
+            progression = page.inner_text("#ctl-progression")
+            images = page.locator("img").count()
+            dom = page.content()
+            page.screenshot(path=str(tmp_path / "gui-trouble-1280.png"))
+            for width, height in WINDOWS.items():
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(300)
+                problems[width] = _layout_problems(page)
+                page.screenshot(path=str(tmp_path / f"gui-trouble-{width}.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not errors, errors
+    # the bass is muted: marked on its lane, its pattern dimmed; the others play
+    assert muted == {"drums": False, "bass": True, "harmony": False, "melody": False}
+    assert "MUTED" in bass_label and "MUTED" not in drums_label
+    assert "muted" in rows["bass/bass"][1].split()
+    assert "muted" not in rows["drums/kick"][1].split()
+    # the kick pattern set live: its text, highlighted; the style's snare is not
+    assert rows["drums/kick"][0] == "X...X...X...X..."
+    assert "override" in rows["drums/kick"][1].split()
+    assert rows["drums/snare"] == ("....X.......X...", "pat")          # rock's, as it is
+    assert rows["harmony/keys"][0] == "X.......X......."
+    # who plays what: the drums' live-coded file by name, the built-in bass and keys
+    assert "drums_live.py" in sources["drums"] and "drums_live.py" in drums_label
+    assert sources["bass"] == sources["harmony"] == "built-in"
+    assert live_sources == 2
+    # the last live-coding error, with its file and line, in the warning colour
+    assert error_where == "drums_live.py:12"
+    assert ERROR in error and "2 errors" in error
+    assert error_colour == "rgb(255, 194, 51)"                        # --warn
+    assert live_dir == LIVE_DIR
+    # the settings in force
+    assert settings == "112 BPM · E minor · rock"
+    assert applied == "5 applied"
+    assert progression.split() == ["Em", "C", "G", "D", "Am", "C", "D", "B7"]
+    # a file name that is HTML is shown as text, never made an element or run
+    assert HOSTILE in sources["melody"]
+    assert images == 0 and not dialogs
+    assert "&lt;img src=x onerror=alert(1)&gt;.py" in dom and "<img" not in dom
+    assert not {width: found for width, found in problems.items() if found}

@@ -173,9 +173,12 @@ class TempoFollower:
         if abs(ratio) > s.max_ratio:
             return
         now = tempo.time_at(beat)
-        error = (now - s.offset - guitar.next_beat) % theirs
-        if error > theirs / 2:
-            error -= theirs
+        # a tracker counting eighths has a beat on every beat of the band, and between:
+        # the band's beat is aimed at the nearest of the tracker's beats
+        unit = min(theirs, guitar.period)
+        error = (now - s.offset - guitar.next_beat) % unit
+        if error > unit / 2:
+            error -= unit
         gain = s.follow
         change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
         change = max(-s.max_change * period, min(s.max_change * period, change))
