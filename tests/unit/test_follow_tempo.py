@@ -199,3 +199,45 @@ def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
         k = downbeats.index(down)
         on = {n.pitch % 12 for n in tapes["harmony"].notes if abs(n.time - down) < 0.02}
         assert on and on <= set(form[k % 4].pitch_classes), (down, on, form[k % 4])
+
+
+def test_coming_in_the_band_trusts_the_changes_over_the_trackers_downbeat() -> None:
+    """The tracker counts the guitarist's beat 3 as its one; the chords heard change on the
+    guitarist's ones: the band comes in on those."""
+
+    class Turned(Guitarist):
+        def state(self, now: float) -> GuitarBeat | None:
+            state = super().state(now)
+            return None if state is None else dataclasses.replace(
+                state, beat_in_bar=(state.beat_in_bar + 2) % 4)
+
+    guitarist = Turned(96.0)
+    tempo = TempoMap(bpm=120.0, t0=0.0)
+    clock = OfflineClock(tempo, lookahead=0.003)
+    harmony = HarmonicContext.from_labels("G:maj", ["G:maj"])
+    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=120.0)
+    book.follow = FollowSettings(offset=0.0)
+    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
+    events: list[dict[str, object]] = []
+    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
+                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
+                    seed=1, book=book, on_event=events.append)
+    loop.begin(0.0)
+    ones = guitarist.beats(40.0)[::4]
+    form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
+    heard = 0
+    t = 0.0
+    while t < 16.0:
+        t += 0.02
+        while heard < len(ones) and ones[heard] + 0.3 <= t:
+            book.hear_chord(form[heard % 4], ones[heard] + 0.3, since=ones[heard])
+            heard += 1
+        clock.advance_to(t)
+        state = guitarist.state(t)
+        if state is not None:
+            book.hear_beat(state)
+    come_in = [e for e in events if e["kind"] == "come_in"]
+    assert len(come_in) == 1
+    entry = float(come_in[0]["t"])                         # type: ignore[arg-type]
+    assert min(abs(entry - one) for one in ones) < 0.002, (entry, ones[:6])
+    assert not [e for e in events if e["kind"] == "turn_around"]

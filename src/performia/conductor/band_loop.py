@@ -96,7 +96,7 @@ class BandLoop:
                 settings, self.clock, beat=lambda: book.beat if book is not None else None,
                 on_event=self._event, realign=book.realign if book is not None else None,
                 guitar=self.guitar, mode=lambda: self.listening.mode,
-                changes=book.change_beats if book is not None else None)
+                changes=book.change_times if book is not None else None)
         self.clock.schedule(first_beat, self.play_step)
 
     def _event(self, event: dict[str, Any]) -> None:

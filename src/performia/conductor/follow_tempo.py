@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from performia.state.bar_phase import BarPhaseSettings, turned_around
+from performia.state.bar_phase import BarPhaseSettings, turned_around, where_changes_fall
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.timing.clock import Clock
 from performia.timing.tempo import TempoMap
@@ -54,8 +54,9 @@ class TempoFollower:
                  guitar: bool = True, mode: Callable[[], str] | None = None,
                  changes: Callable[[], list[float]] | None = None) -> None:
         self.settings = settings
-        self.changes = changes                      # song beats of the chord changes heard
+        self.changes = changes                      # clock times of the chord changes heard
         self.bar_phase = BarPhaseSettings()
+        self.heard_one = BarPhaseSettings(least=2)  # before coming in: two changes will do
         self.last_turn: float = -math.inf           # the beat of the last turn-around
         self.clock = clock
         self.beat = beat
@@ -99,8 +100,10 @@ class TempoFollower:
                 or abs(beat - round(beat)) > EPSILON or self.entry is None
                 or beat < self.entry or beat - self.last_turn < self._turn_gap()):
             return 0
-        bpb = self.clock.tempo.beats_per_bar
-        place = turned_around(self.changes(), beat, bpb, self.bar_phase)
+        tempo = self.clock.tempo
+        bpb = tempo.beats_per_bar
+        place = turned_around([tempo.beat_at(t) for t in self.changes()], beat, bpb,
+                              self.bar_phase)
         if place is None or round(beat) % bpb != place:
             return 0
         self.last_turn = beat + bpb - place
@@ -123,6 +126,7 @@ class TempoFollower:
         downbeat = guitar.next_downbeat(now + 0.5 * guitar.period, bpb)
         if downbeat is None:
             return
+        downbeat = self._where_the_one_is(downbeat, now, guitar.period, bpb)
         self.locked_bars = guitar.beats // bpb
         target = downbeat + s.offset
         bar_line = tempo.next_bar(beat + EPSILON)
@@ -154,6 +158,21 @@ class TempoFollower:
                 self.on_event({"t": round(self.clock.tempo.time_at(bar_line), 6),
                                "kind": "come_in", "beat": bar_line,
                                "bpm": round(self.clock.tempo.bpm, 2)})
+
+    def _where_the_one_is(self, downbeat: float, now: float, period: float, bpb: int) -> float:
+        """The tracker's next downbeat, moved to where the chord changes heard so far fall
+        on its beat grid when they clearly fall elsewhere (a guitarist changes on the one)."""
+        if self.changes is None:
+            return downbeat
+        beats = [(t - downbeat) / period for t in self.changes()]
+        place = where_changes_fall(beats, (now - downbeat) / period, bpb, self.heard_one)
+        if not place:
+            return downbeat
+        moved = downbeat + place * period
+        bar = bpb * period
+        while moved - bar > now + 0.5 * period:
+            moved -= bar
+        return moved
 
     # -- playing ----------------------------------------------------------------------------
 

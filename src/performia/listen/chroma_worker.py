@@ -85,6 +85,7 @@ class ChromaWorker:
     def __init__(self, settings: ChromaSettings | None = None) -> None:
         self.settings = settings or ChromaSettings()
         self.tuning = 0.0
+        self.startup_cpu = 0.0      # s of CPU the worker spent starting (imports, set-up)
         self._local: NnlsChroma | None = None
         context = multiprocessing.get_context("spawn")      # never fork a real-time process
         self._connection, child = context.Pipe()
@@ -106,6 +107,7 @@ class ChromaWorker:
             self._connection.send(_Request(np.asarray(magnitudes, dtype=np.float64), loud))
             reply = self._connection.recv()
             while reply == "ready":
+                self.startup_cpu = self.cpu_seconds()     # ~ what it took to start
                 reply = self._connection.recv()
         except (EOFError, OSError) as error:
             self._fall_back(f"the chroma worker is gone ({error or 'closed'})")
@@ -116,7 +118,8 @@ class ChromaWorker:
         return frame
 
     def cpu_seconds(self) -> float:
-        """CPU time the worker has used so far (0 when it is not running)."""
+        """CPU time the worker has used so far, its start-up included (0 when it is not
+        running)."""
         try:
             times = psutil.Process(self._process.pid).cpu_times()
         except (psutil.Error, TypeError, ValueError):

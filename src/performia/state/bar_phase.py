@@ -18,6 +18,7 @@ class BarPhaseSettings:
     least: int = 3             # changes at one other place of the bar needed to move
     share: float = 0.7         # ... and this share of all the changes counted
     least_hold: float = 1.0    # beats a chord must hold to count (a flicker is not a change)
+    off_beat: float = 0.3      # a change this far from every beat (an "and") says nothing
 
 
 def turned_around(changes: Sequence[float], now: float, beats_per_bar: int,
@@ -26,6 +27,14 @@ def turned_around(changes: Sequence[float], now: float, beats_per_bar: int,
     changes fall, if they clearly do; None when they fall on the band's downbeats, or are
     too few or spread. `changes`: the song beats where the changes began, in order; `now`:
     the song beat now (the last change holds until then)."""
+    place = where_changes_fall(changes, now, beats_per_bar, settings)
+    return place or None
+
+
+def where_changes_fall(changes: Sequence[float], now: float, beats_per_bar: int,
+                       settings: BarPhaseSettings | None = None) -> int | None:
+    """The beat of the bar (0 .. beats_per_bar − 1) on which the chord changes clearly
+    fall; None when they are too few or spread (see `turned_around`)."""
     s = settings or BarPhaseSettings()
     if beats_per_bar < 2:
         return None
@@ -33,11 +42,11 @@ def turned_around(changes: Sequence[float], now: float, beats_per_bar: int,
     counts = [0] * beats_per_bar
     for index, began in enumerate(changes):
         ended = changes[index + 1] if index + 1 < len(changes) else now
-        if began < since or ended - began < s.least_hold:
+        if began < since or ended - began < s.least_hold or abs(began - round(began)) > s.off_beat:
             continue
         counts[round(began) % beats_per_bar] += 1
     total = sum(counts)
-    place = max(range(1, beats_per_bar), key=lambda p: counts[p])
+    place = max(range(beats_per_bar), key=lambda p: counts[p])
     if counts[place] >= s.least and counts[place] >= s.share * total:
         return place
     return None

@@ -127,9 +127,10 @@ class StateBook:
             self._state = self._with_predictions(state, assume_current=False)
             return self._state
 
-    def change_beats(self) -> list[float]:
-        """The song beats (on the clock now) where the chord changes heard began."""
-        return [position for position, _ in self._timeline(self._state)]
+    def change_times(self) -> list[float]:
+        """The clock times where the chord changes heard began, in order (a later-heard
+        change that began earlier replacing what it overlaps)."""
+        return [began for began, _ in self._timeline(self._state)]
 
     # -- inside ------------------------------------------------------------------------------
 
@@ -144,7 +145,7 @@ class StateBook:
         if it held for `least_hold` beats of it (the ears date a change a little late, and a
         chord flickering in the middle of a part is not the part's chord), else the chord
         that sounded longest in the part."""
-        timeline = self._timeline(state)
+        timeline = self._beat_timeline(state)
         if not timeline:
             return None
         bpb = state.beats_per_bar
@@ -165,20 +166,23 @@ class StateBook:
         return tuple(changes) or None
 
     def _timeline(self, state: MusicalState) -> list[tuple[float, Chord]]:
-        """(song beat it began, chord) of the changes heard, a later-heard change that began
-        earlier replacing what it overlaps; "no chord" keeps the chord before it."""
+        """(clock time it began, chord) of the changes heard, a later-heard change that
+        began earlier replacing what it overlaps; "no chord" keeps the chord before it."""
         timeline: list[tuple[float, Chord]] = []
         for change in state.changes:
             if change.chord is None:
                 continue
             began = change.time - self.settings.hearing_delay if change.since is None \
                 else min(change.since, change.time)
-            position = self.beat_at(began)
-            while timeline and timeline[-1][0] >= position:
+            while timeline and timeline[-1][0] >= began:
                 timeline.pop()
             if not timeline or timeline[-1][1] != change.chord:
-                timeline.append((position, change.chord))
+                timeline.append((began, change.chord))
         return timeline
+
+    def _beat_timeline(self, state: MusicalState) -> list[tuple[float, Chord]]:
+        """The timeline in song beats on the clock now."""
+        return [(self.beat_at(began), chord) for began, chord in self._timeline(state)]
 
     def _revise(self, state: MusicalState, changed_bar: int) -> MusicalState:
         """A change heard in the bar just committed corrects it; one heard in the current
