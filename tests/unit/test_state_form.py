@@ -168,9 +168,9 @@ def test_period_and_combination_details() -> None:
     assert combine([]) is None
 
 
-def test_bars_are_compared_by_their_triads_and_the_latest_is_predicted() -> None:
+def test_bars_are_compared_by_their_triads_and_the_usual_one_is_predicted() -> None:
     """E minor heard once as E:min7: still the same form; the prediction is the bar as the
-    guitarist played it last."""
+    guitarist played it most often (the latest when even)."""
     memory = FormMemory(Key.parse("G:maj"))
     g, d, c = (Chord.parse(x) for x in ("G", "D", "C"))
     em, em7 = Chord.parse("E:min"), Chord.parse("E:min7")
@@ -181,3 +181,20 @@ def test_bars_are_compared_by_their_triads_and_the_latest_is_predicted() -> None
     assert prediction.confidence > 0.8
     found = memory.form()
     assert found is not None and found.length == 4
+
+    memory.hear_bar(10, ((0, em),))
+    memory.hear_bar(11, ((0, c),))
+    memory.hear_bar(12, ((0, g),))
+    memory.hear_bar(13, ((0, d),))
+    memory.hear_bar(14, ((0, em7),))       # E:min7 once more: 2 against 2, the latest wins
+    memory.hear_bar(15, ((0, c),))
+    memory.hear_bar(16, ((0, g),))
+    memory.hear_bar(17, ((0, d),))
+    later = memory.predict(18)
+    assert later is not None and later.changes == ((0, em7),)
+    memory.hear_bar(18, ((0, em),))
+    memory.hear_bar(19, ((0, c),))
+    memory.hear_bar(20, ((0, g),))
+    memory.hear_bar(21, ((0, d),))
+    last = memory.predict(22)
+    assert last is not None and last.changes == ((0, em),)   # 3 E:min against 2 E:min7

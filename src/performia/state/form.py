@@ -93,7 +93,7 @@ class FormMemory:
     def predict(self, bar: int, assume: Sequence[BarChords] = ()) -> Prediction | None:
         """The prediction for `bar` (the bar after the last heard, plus `assume`d bars).
         Bars are compared by their triads (an E minor bar heard once as E:min7 is the same
-        bar); the prediction is the latest bar heard like the one the voices chose."""
+        bar); the prediction is the bar as the guitarist played it most often (`as_played`)."""
         heard = [b.changes for b in self._bars] + list(assume)
         if len(heard) < 2:
             return None
@@ -106,9 +106,7 @@ class FormMemory:
         if decided is None:
             return None
         shape, confidence = decided
-        changes = next((b for b, s in zip(reversed(heard), reversed(sequence), strict=True)
-                        if s == shape), shape)
-        return Prediction(bar, changes, round(confidence, 4))
+        return Prediction(bar, as_played(heard, sequence, shape), round(confidence, 4))
 
     def form(self) -> FormFound | None:
         """The form found in the bars heard (None until something repeats)."""
@@ -133,6 +131,21 @@ def shape_of(bar: BarChords) -> BarChords:
         if not shaped or shaped[-1][1] != triad:
             shaped.append((beat, triad))
     return tuple(shaped)
+
+
+def as_played(heard: Sequence[BarChords], shapes: Sequence[BarChords],
+              shape: BarChords) -> BarChords:
+    """The bar heard most often with `shape` (the latest of those when even), or the shape
+    itself when none was."""
+    counts: dict[BarChords, int] = {}
+    latest: dict[BarChords, int] = {}
+    for index, (bar, bar_shape) in enumerate(zip(heard, shapes, strict=True)):
+        if bar_shape == shape:
+            counts[bar] = counts.get(bar, 0) + 1
+            latest[bar] = index
+    if not counts:
+        return shape
+    return max(counts, key=lambda bar: (counts[bar], latest[bar]))
 
 
 # -- the three voices ----------------------------------------------------------------------
