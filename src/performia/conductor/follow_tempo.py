@@ -198,7 +198,7 @@ class TempoFollower:
         error = (now - s.offset - guitar.next_beat) % unit
         if error > unit / 2:
             error -= unit
-        gain = s.follow
+        gain = s.follow * min(1.0, guitar.confidence / s.sure)   # an unsure tracker, gently
         change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
         change = max(-s.max_change * period, min(s.max_change * period, change))
         if abs(change) < s.still:

@@ -61,6 +61,8 @@ class Ears:
         self.follower = Follower(harmony, listening,
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event, chroma=self.chroma)
+        if book is not None and book.follow is not None:
+            expect_counted_in(self.follower, book.follow, config.timing.tempo)
         self.onsets: list[float] = []
         self.dropped_readings = 0
         self.heard_readings = 0
@@ -152,6 +154,12 @@ class Ears:
             tell_book(self.book, event)
         if self._log_event is not None:
             self._log_event(event)
+
+
+def expect_counted_in(follower: Follower, follow: FollowSettings, bpm: float) -> None:
+    """A band that counts the guitarist in expects the tempo it counted."""
+    if follow.come_in == "count_in":
+        follower.expect_tempo(bpm)
 
 
 def tell_beat(book: StateBook, follower: Follower) -> None:

@@ -203,6 +203,14 @@ class BeatTracker:
         self.state = state
         return state
 
+    def expect(self, bpm: float, spread: float) -> None:
+        """Prefer tempi near `bpm` (σ `spread` octaves) from now on: the band counted the
+        guitarist in at that tempo, so its double, half or 4:3 is not what is played."""
+        if not (math.isfinite(bpm) and bpm > 0.0 and math.isfinite(spread) and spread > 0.0):
+            raise ValueError(f"an expected tempo needs a positive BPM and spread, got {bpm}, "
+                             f"{spread}")
+        self._prior = np.exp(-0.5 * (np.log2(self._bpms / bpm) / spread) ** 2)
+
     def note_chord_change(self, time: float) -> None:
         """The heard chord changed; `time` is when the new chord began (the strum that
         brought it, if known: pass the recogniser's detection time minus its usual delay).

@@ -62,6 +62,7 @@ class Chroma(Protocol):
 EventSink = Callable[[Event], None]
 BarClock = Callable[[float], float]       # clock seconds → bar position (3.5 = middle of bar 3)
 
+COUNTED_IN_SPREAD = 0.3                   # octaves: a counted-in guitarist stays near the count
 MAX_FRAME_GAP = 0.25                      # s: a longer gap between chroma frames is not credited
 
 
@@ -146,6 +147,11 @@ class Follower:
             else:
                 raise TypeError(f"not a reading: {reading!r}")
         return self._emit(events)
+
+    def expect_tempo(self, bpm: float, spread: float = COUNTED_IN_SPREAD) -> None:
+        """The guitarist was counted in at `bpm`: the beat tracker prefers tempi near it."""
+        with self._lock:
+            self.rhythm.tracker.expect(bpm, spread)
 
     def set_mode(self, mode: str, time: float) -> list[Event]:
         """Switch listening mode (the pedal). Entering "play" from "listen" replaces the

@@ -18,7 +18,12 @@ from typing import Any
 
 from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
-from performia.conductor.listening import FOLLOWING_MODES, tell_beat, tell_book
+from performia.conductor.listening import (
+    FOLLOWING_MODES,
+    expect_counted_in,
+    tell_beat,
+    tell_book,
+)
 from performia.config import MODES, Config
 from performia.events.note import NoteEvent
 from performia.listen.follower import Follower
@@ -123,6 +128,7 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     follower = Follower(harmony, listening,
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
                         on_event=heard)
+    expect_counted_in(follower, book.follow, timing.tempo)
 
     def set_mode(mode: str, at: float) -> None:       # Ears.set_mode
         follower.set_mode(mode, at)

@@ -60,6 +60,7 @@ class FollowSettings:
     period_gain: float = 0.5         # share of the tempo difference taken per beat
     max_change: float = 0.05         # at most this share of the period per beat
     min_confidence: float = 0.15     # the tracker's confidence needed to follow it
+    sure: float = 0.5                # ... and from which it is followed with the full gains
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
     offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
