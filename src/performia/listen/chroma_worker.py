@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ def _children_not_realtime() -> Iterator[None]:
 def serve(connection: Connection, settings: ChromaSettings) -> None:
     """The worker: frames in, note frames and the tuning out, until the pipe closes."""
     set_low_priority("the chroma worker", niceness=5)
+    # Ctrl-C and a stop's SIGTERM reach the conductor's whole process group: the worker
+    # ends when the ears close the pipe (or the conductor dies and the pipe closes), so the
+    # ears never lose their chroma in the middle of a stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     chroma = NnlsChroma(settings)
     connection.send("ready")
     while True:
