@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,8 @@ from performia.server.osc import OscArg
 from performia.theory import Chord, Key
 
 log = logging.getLogger(__name__)
+
+REPORT_DELAY = 0.02     # s after a step: its control reports are written (see `_reporter`)
 
 Notify = Callable[[str, tuple[OscArg, ...]], None]
 
@@ -128,10 +131,22 @@ class BandControl:
         self._reporter_thread.start()
 
     def _reporter(self) -> None:
+        """Reports wait REPORT_DELAY: a bar line brings up to a few hundred changes, and
+        writing them while the band loop decides that bar's first step would make it wait
+        for the interpreter lock; a little later the band loop is idle until its next step."""
         set_background_realtime("control reports")
         reports = self._reports
         while reports is not None and (report := reports.get()) is not None:
+            time.sleep(REPORT_DELAY)
             self._report(report)
+            while True:
+                try:
+                    more = reports.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    return
+                self._report(more)
 
     def close(self) -> None:
         """After the band loop stopped: the last reports written, then the thread ends."""

@@ -1,7 +1,7 @@
 """`--events FILE`: one JSON object per line for every note played and everything heard (a
 public contract, docs/EVENTS.md). `t` is seconds from the song's start (sample 0 of
 `--record`). Two processes append to the file (the dispatcher: notes; the conductor: what
-was heard), each line with one `write()` on an O_APPEND descriptor, so lines never mix.
+was heard), whole lines with one `write()` on an O_APPEND descriptor, so lines never mix.
 Lines are written by a background thread so neither process waits on the disk."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 from performia.events.note import VOICE_AGENT, NoteEvent
 
 log = logging.getLogger(__name__)
+
+BATCH = 256          # lines written at most in one write()
 
 
 def note_record(event: NoteEvent, start_time: float) -> dict[str, Any]:
@@ -46,8 +48,23 @@ class EventLog:
         self._queue.put({**record, "t": round(float(record["t"]) - self.start_time, 6)})
 
     def _write(self) -> None:
+        """Whole lines only, in as few writes as the queue allows (a bar line can bring a
+        burst of records: one write for all of them holds the interpreter lock less)."""
         while (record := self._queue.get()) is not None:
-            os.write(self._fd, (json.dumps(record) + "\n").encode())
+            lines = [json.dumps(record)]
+            ended = False
+            while len(lines) < BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    ended = True
+                    break
+                lines.append(json.dumps(more))
+            os.write(self._fd, ("\n".join(lines) + "\n").encode())
+            if ended:
+                return
 
     def close(self) -> None:
         self._queue.put(None)
