@@ -14,6 +14,7 @@ from pathlib import Path
 
 from performia.config import Config
 from performia.processes import Child, realtime_permitted, spawn
+from performia.server.jack_registry import reclaim_dead_servers
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def start_jack(plan: JackPlan, timeout: float = 10.0) -> Child:
     """Start jackd per `plan` and wait until it answers; raise JackError with its output."""
     if shutil.which("jackd") is None:
         raise JackError("jackd not found: install it with 'sudo apt-get install jackd2'")
+    reclaim_dead_servers()          # else eight dead servers keep every new one from starting
     lines: list[str] = []
     child = spawn("jackd", plan.command(), env=jack_env(plan.server_name), on_line=lines.append)
     deadline = time.monotonic() + timeout

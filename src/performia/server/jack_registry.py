@@ -1,0 +1,78 @@
+"""JACK's shared-memory registry (`/dev/shm/jack-shm-registry`) keeps one slot per running
+server, eight in all (jack2's MAX_SERVERS). A jackd that is killed (SIGKILL, a power cut, a
+parent-death signal) leaves its slot behind, and jackd reclaims a dead server's slot only
+when a new server has the *same* name: after eight dead servers of other names every new
+jackd exits at start with nothing but its banner (ENOSPC inside). A musician whose JACK
+crashed a few times would find it will not start any more.
+
+`reclaim_dead_servers` empties the slots whose process is gone (or is not a jackd any
+more: a reused PID) before we start jackd. It never touches a live server's slot, and it
+writes only slots whose owner is dead, so it cannot disturb a server registering now.
+
+Layout (jack2 1.9, `shm.h`): a 24-byte header (magic "JACK" little-endian, protocol,
+type, size, hdr_len, entry_len), then MAX_SERVERS slots of {int32 pid; char name[257]}
+padded to 264 bytes; `hdr_len` = 24 + 8 × 264.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+REGISTRY = Path("/dev/shm/jack-shm-registry")
+MAGIC = 0x4A41434B               # "JACK"
+HEADER = struct.Struct("<IHHiiii")
+MAX_SERVERS = 8
+
+
+def reclaim_dead_servers(path: Path = REGISTRY) -> list[str]:
+    """Empty the registry slots of servers whose process is gone; their names. Nothing
+    happens (and [] is returned) when the file is missing, unreadable or not a registry
+    this code knows."""
+    try:
+        with open(path, "r+b") as registry:
+            header = registry.read(HEADER.size)
+            if len(header) < HEADER.size:
+                return []
+            magic, _, _, _, _, hdr_len, _ = HEADER.unpack(header)
+            slot = (hdr_len - HEADER.size) // MAX_SERVERS
+            if magic != MAGIC or slot < 8 or HEADER.size + slot * MAX_SERVERS != hdr_len:
+                return []
+            reclaimed = []
+            for index in range(MAX_SERVERS):
+                offset = HEADER.size + index * slot
+                registry.seek(offset)
+                entry = registry.read(slot)
+                pid = struct.unpack_from("<i", entry)[0]
+                if pid <= 0 or _is_jackd(pid):
+                    continue
+                name = entry[4:].split(b"\0", 1)[0].decode("utf-8", "replace")
+                registry.seek(offset)
+                registry.write(bytes(slot))
+                reclaimed.append(name)
+    except OSError as error:
+        log.debug("JACK registry %s not checked: %s", path, error)
+        return []
+    if reclaimed:
+        log.info("JACK registry: %d slot(s) of servers that died without leaving freed: %s",
+                 len(reclaimed), ", ".join(reclaimed))
+    return reclaimed
+
+
+def _is_jackd(pid: int) -> bool:
+    """Is `pid` a live jackd (a process we cannot see counts as one: never freed)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return True
+    return comm.startswith("jackd")
