@@ -5,7 +5,7 @@ reading would reach the conductor (its frame's last sample + `PIPELINE_DELAY`).
   two FFT front ends (equal to supernova's frames: tests/test_listening_frontend.py).
 * /pitch: derived from the /spectrum frames (Pitch.kr itself is not copied): the strongest
   harmonic sum between 70 and 1400 Hz, "no pitch" below Pitch.kr's amplitude threshold,
-  one reading with each spectrum frame (live: 100 a second). Only the melody reads it, when
+  one reading with each spectrum frame (live: 30 a second). Only the melody reads it, when
   it opens a phrase answering the guitar.
 * /accent: Amplitude.kr(in, 0.0005, 0.05) > accentThreshold (0.45), Trig1 0.1 s, evaluated
   at every control block's end, as the analysis synth does.
