@@ -30,6 +30,7 @@ from performia.processes import set_background_realtime
 from performia.server.osc import OscClient
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext, Listening
+from performia.state.evidence import ChordEvidence
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
 from performia.timing.tempo import TempoMap
@@ -61,8 +62,10 @@ class Ears:
         self.follower = Follower(harmony, listening,
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
                                  on_event=self._on_event, chroma=self.chroma)
-        if book is not None and book.follow is not None:
-            expect_counted_in(self.follower, book.follow, config.timing.tempo)
+        if book is not None:
+            share_scores(self.follower, book)
+            if book.follow is not None:
+                expect_counted_in(self.follower, book.follow, config.timing.tempo)
         self.onsets: list[float] = []
         self.dropped_readings = 0
         self.heard_readings = 0
@@ -154,6 +157,12 @@ class Ears:
             tell_book(self.book, event)
         if self._log_event is not None:
             self._log_event(event)
+
+
+def share_scores(follower: Follower, book: StateBook) -> None:
+    """The book decides the bars' chords from the ears' frame scores (state/evidence.py)."""
+    book.evidence = ChordEvidence(follower.chords.chords)
+    follower.on_scores = book.hear_scores
 
 
 def expect_counted_in(follower: Follower, follow: FollowSettings, bpm: float) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from performia.config import MODES
-from performia.listen.change_time import ChangeTimer
+from performia.listen.change_time import WINDOW_CENTRE, ChangeTimer
 from performia.listen.chords import ChordRecognizer, ChordSettings
 from performia.listen.chroma import ChromaSettings, NnlsChroma, NoteFrame
 from performia.listen.gate import GateSettings, NoiseGate
@@ -60,6 +60,7 @@ class Chroma(Protocol):
 
     def frame(self, magnitudes: npt.ArrayLike, loud: bool = True) -> NoteFrame: ...
 EventSink = Callable[[Event], None]
+ScoreSink = Callable[[float, npt.NDArray[np.float64]], None]   # (time centred, log-likelihoods)
 BarClock = Callable[[float], float]       # clock seconds → bar position (3.5 = middle of bar 3)
 
 COUNTED_IN_SPREAD = 0.3                   # octaves: a counted-in guitarist stays near the count
@@ -112,6 +113,7 @@ class Follower:
         self.listening = listening
         self.bar_at = bar_at
         self.on_event = on_event
+        self.on_scores: ScoreSink | None = None     # each frame's chord scores (the book)
         self.gate = NoiseGate(self.settings.gate)
         # the conductor passes a ChromaWorker (the same, in another process: chroma_worker.py)
         self.chroma: Chroma = chroma or NnlsChroma(self.settings.chroma)
@@ -196,6 +198,8 @@ class Follower:
         old = self.chords.state if self.chords.started else None
         changed, chord = self.chords.update(self.chroma.frame(reading.magnitudes, loud), loud)
         self.change_timer.frame(time, self.chords.last_scores)
+        if self.on_scores is not None:
+            self.on_scores(time - WINDOW_CENTRE, self.chords.last_scores)
         if changed:
             if chord is not None:
                 self.harmony.heard_chord = chord

@@ -21,6 +21,7 @@ from performia.conductor.band_loop import BandLoop
 from performia.conductor.listening import (
     FOLLOWING_MODES,
     expect_counted_in,
+    share_scores,
     tell_beat,
     tell_book,
 )
@@ -128,6 +129,7 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     follower = Follower(harmony, listening,
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
                         on_event=heard)
+    share_scores(follower, book)
     expect_counted_in(follower, book.follow, timing.tempo)
 
     def set_mode(mode: str, at: float) -> None:       # Ears.set_mode

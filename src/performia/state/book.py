@@ -19,6 +19,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
+from performia.state.evidence import ChordEvidence
 from performia.state.form import FormMemory, FormSettings, triad_of
 from performia.state.musical_state import (
     BarChords,
@@ -55,6 +59,7 @@ class StateBook:
         self._form = FormMemory(key, self.settings.form)
         self._state = MusicalState(key=key, beats_per_bar=beats_per_bar, bpm=bpm)
         self.beat: GuitarBeat | None = None      # the guitarist's time (one assignment)
+        self.evidence: ChordEvidence | None = None   # the ears' frame scores, if they give them
         self.follow: FollowSettings | None = None  # how the band follows it (None: it leads)
 
     @property
@@ -76,6 +81,15 @@ class StateBook:
             state = dataclasses.replace(state, heard_chord=chord, heard_time=time,
                                         changes=changes)
             self._state = self._revise(state, beat // state.beats_per_bar)
+
+    def hear_scores(self, time: float, scores: npt.NDArray[np.float64]) -> None:
+        """One chroma frame's score for each chord (`evidence` must be set): a bar's chords
+        are decided from them (see `_bar_chords`)."""
+        evidence = self.evidence
+        if evidence is None:
+            raise ValueError("hear_scores needs book.evidence (the ears' vocabulary)")
+        with self._lock:
+            evidence.add(time, scores)
 
     def hear_key(self, key: Key) -> None:
         with self._lock:
@@ -152,14 +166,24 @@ class StateBook:
         part = parts_of(bpb)
         start = bar * bpb
         changes: list[tuple[int, Chord]] = []
+        evidence = self.evidence
         for offset in range(0, bpb, part):
-            chord = part_chord(timeline, start + offset, start + offset + part,
-                               self.settings.least_hold)
+            begin, end = start + offset, start + offset + part
+            heard = heard_in(timeline, begin, end)
+            chord = None if evidence is None or len(heard) < 2 else evidence.chord(
+                self.beat_at, begin, end, among=heard.__contains__)
+            if chord is None:
+                chord = part_chord(timeline, begin, end, self.settings.least_hold)
             if chord is None:
                 continue
             if changes and triad_of(changes[-1][1]) == triad_of(chord):
-                chord = longest_held(timeline, start + changes[-1][0], start + offset + part,
-                                     triad_of(chord)) or chord
+                triad = triad_of(chord)
+                both = {c for c in heard_in(timeline, start + changes[-1][0], end)
+                        if triad_of(c) == triad}
+                merged = None if evidence is None or len(both) < 2 else evidence.chord(
+                    self.beat_at, start + changes[-1][0], end, among=both.__contains__)
+                chord = merged or longest_held(timeline, start + changes[-1][0], end,
+                                               triad) or chord
                 changes[-1] = (changes[-1][0], chord)
                 continue
             changes.append((offset if changes else 0, chord))
@@ -228,6 +252,14 @@ def part_chord(timeline: Sequence[tuple[float, Chord]], start: float, end: float
     if end - max(last_began, start) >= least_hold:
         return last
     return longest_held(timeline, start, end) or last
+
+
+def heard_in(timeline: Sequence[tuple[float, Chord]], start: float, end: float) -> set[Chord]:
+    """The chords the ears reported sounding at some moment from `start` to `end`."""
+    sounding = [chord for began, chord in timeline if began < end]
+    before = [chord for began, chord in timeline if began <= start]
+    return {chord for began, chord in timeline if start <= began < end} | set(before[-1:]) \
+        if sounding else set()
 
 
 def longest_held(timeline: Sequence[tuple[float, Chord]], start: float, end: float,
