@@ -41,8 +41,11 @@ class ChordEvidence:
         sum highest; None when fewer than LEAST_FRAMES were heard there, or "no chord" wins."""
         total: npt.NDArray[np.float64] | None = None
         count = 0
-        for time, scores in self._frames:
-            if start <= beat_at(time) < end:
+        for time, scores in reversed(self._frames):       # newest first: stop before start
+            beat = beat_at(time)
+            if beat < start:
+                break
+            if beat < end:
                 total = scores.copy() if total is None else total + scores
                 count += 1
         if total is None or count < LEAST_FRAMES:
