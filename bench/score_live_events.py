@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,24 +26,10 @@ if __package__ in (None, ""):
 import numpy as np
 from bench_playalong_ears import Truth, label_of, predictable
 
-from performia.conductor.playalong import Sounding, bass_right, keys_chord, keys_right
+from performia.conductor.playalong import bass_right, keys_chord, keys_right, logged_soundings
 from performia.theory import Chord
 
 NEAR = 0.06     # s: the band's one this close to the guitarist's
-
-
-def soundings(lines: list[dict[str, Any]], agent: str) -> list[Sounding]:
-    """An agent's notes as they sounded (a line with velocity and duration 0 releases)."""
-    mine = [e for e in lines if e.get("agent") == agent and "midi" in e]
-    releases = sorted(e["t"] for e in mine if e["vel"] == 0 and e["dur"] == 0)
-    notes = []
-    for e in mine:
-        if e["vel"] == 0 and e["dur"] == 0:
-            continue
-        end = e["t"] + max(float(e["dur"]), 0.05)
-        notes.append(Sounding(e["t"], next((r for r in releases if e["t"] < r < end), end),
-                              int(e["midi"])))
-    return notes
 
 
 def main() -> int:
@@ -58,7 +43,7 @@ def main() -> int:
                   [(float(t), float(b)) for t, b in raw["tempo_changes"]],
                   float(raw["duration"]))
     lines = [json.loads(line) for line in args.events.read_text().splitlines() if line.strip()]
-    keys, bass = soundings(lines, "harmony"), soundings(lines, "bass")
+    keys, bass = logged_soundings(lines, "harmony"), logged_soundings(lines, "bass")
     starts = np.array(sorted({n.start for n in bass}))
     bars = truth.bars()
     right = judged = 0

@@ -21,6 +21,7 @@ from performia.conductor.playalong import (
     bass_right,
     keys_chord,
     keys_right,
+    logged_soundings,
 )
 from performia.config import replace
 from performia.listen.rehearsal import TakeSpec, generate_take, write_take
@@ -71,21 +72,8 @@ def surprised(tmp_path_factory: pytest.TempPathFactory, built_synthdefs: None
 
 
 def keys_and_bass(lines: list[dict]) -> dict[str, list[Sounding]]:
-    """The keys' and the bass's notes as they sounded: a line with velocity and duration 0
-    releases the agent's notes then (docs/EVENTS.md)."""
-    result = {}
-    for agent in ("harmony", "bass"):
-        mine = [e for e in lines if e.get("agent") == agent and "midi" in e]
-        releases = sorted(e["t"] for e in mine if e["vel"] == 0 and e["dur"] == 0)
-        notes = []
-        for e in mine:
-            if e["vel"] == 0 and e["dur"] == 0:
-                continue
-            end = e["t"] + max(float(e["dur"]), 0.05)
-            cut = next((r for r in releases if e["t"] < r < end), end)
-            notes.append(Sounding(e["t"], cut, int(e["midi"])))
-        result[agent] = notes
-    return result
+    """The keys' and the bass's notes as they sounded (releases applied)."""
+    return {agent: logged_soundings(lines, agent) for agent in ("harmony", "bass")}
 
 
 def test_the_band_comes_in_on_a_downbeat_within_four_bars(played: tuple[list[dict], np.ndarray]

@@ -254,3 +254,14 @@ def catches_signal(pid: int, sig: signal.Signals) -> bool:
     except (OSError, ValueError):
         return False
     return False
+
+
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` alive (one we may not signal counts as alive)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

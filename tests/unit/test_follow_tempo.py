@@ -50,23 +50,37 @@ class Guitarist:
                           downbeat_confidence=0.5)
 
 
+class Band:
+    """The band loop on the offline clock with a state book, its notes on tapes, its events
+    and its beats (beat, time) as played."""
+
+    def __init__(self, settings: FollowSettings, bpm: float = 120.0, key: str = "E:min",
+                 progression: tuple[str, ...] = ("E:min", "C:maj", "G:maj", "D:maj"),
+                 following: bool = False) -> None:
+        self.clock = clock = OfflineClock(TempoMap(bpm=bpm, t0=0.0), lookahead=0.003)
+        self.harmony = HarmonicContext.from_labels(key, list(progression))
+        self.harmony.following = following
+        self.book = StateBook(self.harmony.key, beat_at=lambda t: clock.tempo.beat_at(t),
+                              bpm=bpm)
+        self.book.follow = settings
+        self.tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
+        self.events: list[dict[str, object]] = []
+        self.loop = BandLoop(agents=make_band("rock", 1), writers=dict(self.tapes),
+                             clock=clock, harmony=self.harmony,
+                             listening=Listening(playing=True, mode="follow"), seed=1,
+                             book=self.book, on_event=self.events.append)
+        self.beats: list[tuple[float, float]] = []
+        self.loop.before_step = lambda b: self.beats.append((b, clock.tempo.time_at(b))) \
+            if b == int(b) else None
+        self.loop.begin(0.0)
+
+
 def play(settings: FollowSettings, guitarist: Guitarist, seconds: float = 24.0,
          bpm: float = 120.0) -> tuple[BandLoop, dict[str, NoteTape], list[dict[str, object]],
                                       list[tuple[float, float]]]:
-    tempo = TempoMap(bpm=bpm, t0=0.0)
-    clock = OfflineClock(tempo, lookahead=0.003)
-    harmony = HarmonicContext.from_labels("E:min", ["E:min", "C:maj", "G:maj", "D:maj"])
-    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=bpm)
-    book.follow = settings
-    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
-    events: list[dict[str, object]] = []
-    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
-                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
-                    seed=1, book=book, on_event=events.append)
-    beats: list[tuple[float, float]] = []
-    loop.before_step = lambda b: beats.append((b, clock.tempo.time_at(b))) if b == int(b) \
-        else None
-    loop.begin(0.0)
+    band = Band(settings, bpm=bpm)
+    loop, clock, book, tapes, events, beats = (band.loop, band.clock, band.book, band.tapes,
+                                               band.events, band.beats)
     t = 0.0
     while t < seconds:
         t += 0.02
@@ -154,21 +168,10 @@ def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
     chord changes keep falling on the band's beat 2, so it drops two beats once and plays
     on the guitarist's one from there; the time grid does not move (no kick doubled)."""
     guitarist = Guitarist(120.0, first=0.0)
-    tempo = TempoMap(bpm=120.0, t0=0.0)
-    clock = OfflineClock(tempo, lookahead=0.003)
-    harmony = HarmonicContext.from_labels("G:maj", ["G:maj"])
-    harmony.following = True
-    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=120.0)
-    book.follow = FollowSettings(come_in="now", offset=0.0)
-    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
-    events: list[dict[str, object]] = []
-    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
-                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
-                    seed=1, book=book, on_event=events.append)
-    beats: list[tuple[float, float]] = []
-    loop.before_step = lambda b: beats.append((b, clock.tempo.time_at(b))) if b == int(b) \
-        else None
-    loop.begin(0.0)
+    band = Band(FollowSettings(come_in="now", offset=0.0), key="G:maj",
+                progression=("G:maj",), following=True)
+    clock, harmony, book, tapes, events, beats = (band.clock, band.harmony, band.book,
+                                                  band.tapes, band.events, band.beats)
     form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
     downbeats = [1.0 + 2.0 * k for k in range(16)]          # the guitarist's ones
     t = 0.0
@@ -212,17 +215,8 @@ def test_coming_in_the_band_trusts_the_changes_over_the_trackers_downbeat() -> N
                 state, beat_in_bar=(state.beat_in_bar + 2) % 4)
 
     guitarist = Turned(96.0)
-    tempo = TempoMap(bpm=120.0, t0=0.0)
-    clock = OfflineClock(tempo, lookahead=0.003)
-    harmony = HarmonicContext.from_labels("G:maj", ["G:maj"])
-    book = StateBook(harmony.key, beat_at=lambda t: clock.tempo.beat_at(t), bpm=120.0)
-    book.follow = FollowSettings(offset=0.0)
-    tapes = {name: NoteTape() for name in ("drums", "bass", "harmony", "melody")}
-    events: list[dict[str, object]] = []
-    loop = BandLoop(agents=make_band("rock", 1), writers=dict(tapes), clock=clock,
-                    harmony=harmony, listening=Listening(playing=True, mode="follow"),
-                    seed=1, book=book, on_event=events.append)
-    loop.begin(0.0)
+    band = Band(FollowSettings(offset=0.0), key="G:maj", progression=("G:maj",))
+    clock, book, events = band.clock, band.book, band.events
     ones = guitarist.beats(40.0)[::4]
     form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
     heard = 0

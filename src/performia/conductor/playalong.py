@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from performia.band.agent import BandMemory
 from performia.band.band import make_band
@@ -176,6 +177,21 @@ def soundings(notes: Sequence[NoteEvent]) -> list[Sounding]:
         cut = next((r for r in releases if note.time < r < end), None)
         result.append(Sounding(note.time, end if cut is None else cut, note.pitch))
     return result
+
+
+def logged_soundings(lines: Sequence[dict[str, Any]], agent: str) -> list[Sounding]:
+    """An agent's notes from `--events` lines, as they sounded: a line with velocity and
+    duration 0 releases the agent's notes then (docs/EVENTS.md)."""
+    mine = [e for e in lines if e.get("agent") == agent and "midi" in e]
+    releases = sorted(e["t"] for e in mine if e["vel"] == 0 and e["dur"] == 0)
+    notes = []
+    for e in mine:
+        if e["vel"] == 0 and e["dur"] == 0:
+            continue
+        end = e["t"] + max(float(e["dur"]), 0.05)
+        notes.append(Sounding(e["t"], next((r for r in releases if e["t"] < r < end), end),
+                              int(e["midi"])))
+    return notes
 
 
 def sounding_at(notes: Sequence[Sounding], time: float) -> list[Sounding]:

@@ -17,9 +17,10 @@ padded to 264 bytes; `hdr_len` = 24 + 8 × 264.
 from __future__ import annotations
 
 import logging
-import os
 import struct
 from pathlib import Path
+
+from performia.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,8 @@ def reclaim_dead_servers(path: Path = REGISTRY) -> list[str]:
 
 def _is_jackd(pid: int) -> bool:
     """Is `pid` a live jackd (a process we cannot see counts as one: never freed)?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:

@@ -150,7 +150,7 @@ class StateBook:
 
     def _played_beat(self, time: float, since: float | None = None) -> int:
         heard_at = self.beat_at(time)
-        began = time - self.settings.hearing_delay if since is None else min(since, time)
+        began = self._began(time, since)
         return min(round(self.beat_at(began)), math.floor(heard_at))
 
     def _bar_chords(self, state: MusicalState, bar: int) -> BarChords | None:
@@ -196,13 +196,17 @@ class StateBook:
         for change in state.changes:
             if change.chord is None:
                 continue
-            began = change.time - self.settings.hearing_delay if change.since is None \
-                else min(change.since, change.time)
+            began = self._began(change.time, change.since)
             while timeline and timeline[-1][0] >= began:
                 timeline.pop()
             if not timeline or timeline[-1][1] != change.chord:
                 timeline.append((began, change.chord))
         return timeline
+
+    def _began(self, heard: float, since: float | None) -> float:
+        """When a change heard at `heard` began: the ears' date, never after it was heard,
+        or (undated) `hearing_delay` before."""
+        return heard - self.settings.hearing_delay if since is None else min(since, heard)
 
     def _beat_timeline(self, state: MusicalState) -> list[tuple[float, Chord]]:
         """The timeline in song beats on the clock now."""

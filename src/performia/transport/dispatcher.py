@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import select
 import socket
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 
 from performia.events.note import FLAG_REACTIVE, NoteEvent, NoteKind
 from performia.events.ring import RingReader
+from performia.processes import pid_alive
 from performia.server.osc import Message, encode_bundle, local_socket
 from performia.transport.guard import Rejects
 from performia.transport.voices import (
@@ -165,7 +165,7 @@ class Dispatcher:
             pid = source.reader.writer_pid
             if pid and pid not in (source.writer_pid, source.gone_pid):
                 source.writer_pid = pid
-            if source.writer_pid and not _alive(source.writer_pid):
+            if source.writer_pid and not pid_alive(source.writer_pid):
                 log.info("the writer of ring %s (pid %d) is gone", source.name,
                          source.writer_pid)
                 source.gone_pid, source.writer_pid = source.writer_pid, 0
@@ -224,15 +224,5 @@ class Dispatcher:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
