@@ -235,3 +235,30 @@ def test_coming_in_the_band_trusts_the_changes_over_the_trackers_downbeat() -> N
     entry = float(come_in[0]["t"])                         # type: ignore[arg-type]
     assert min(abs(entry - one) for one in ones) < 0.002, (entry, ones[:6])
     assert not [e for e in events if e["kind"] == "turn_around"]
+
+
+class RestingGuitarist(Guitarist):
+    """A steady guitarist who stops playing at `rest` s: the tracker loses them (confidence 0,
+    no next beat) but still holds the tempo it heard."""
+
+    def __init__(self, bpm: float, rest: float, first: float = 0.37) -> None:
+        super().__init__(bpm, first=first)
+        self.rest = rest
+
+    def state(self, now: float) -> GuitarBeat | None:
+        state = super().state(min(now, self.rest))
+        if state is None or now < self.rest:
+            return state
+        return dataclasses.replace(state, time=now, confidence=0.0, next_beat=math.inf)
+
+
+def test_while_the_guitarist_rests_the_band_keeps_their_tempo_not_its_catching_up() -> None:
+    # the band starts a fifth of a beat off the guitarist and is catching up (playing a few
+    # percent fast) when the guitarist stops: it must go back to their tempo, not run on
+    guitarist = RestingGuitarist(100.0, rest=3.3, first=0.12)
+    loop, _, _, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist,
+                             seconds=12.0, bpm=100.0)
+    resting = [t for _, t in beats if 5.0 <= t <= 12.0]
+    spacings = [b - a for a, b in zip(resting, resting[1:], strict=False)]
+    assert len(spacings) >= 10
+    assert max(abs(s - 0.6) for s in spacings) < 1e-6

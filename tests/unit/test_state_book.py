@@ -12,7 +12,7 @@ from performia.band.harmony import HarmonyAgent
 from performia.band.styles import style
 from performia.conductor.playalong import SongForm, play_along, score
 from performia.events.note import NoteKind
-from performia.state.book import StateBook
+from performia.state.book import StateBook, part_chord
 from performia.state.context import HarmonicContext, Listening
 from performia.state.decision import ChordDecision, decide
 from performia.state.musical_state import MusicalState
@@ -246,3 +246,13 @@ def test_without_the_form_the_band_is_a_bar_behind() -> None:
     song = SongForm.parse("pop", "rock", "C:maj", ["C", "G", "A:min", "F"] * 3)
     scores = score(play_along(song, 120.0, latency=0.3, anticipate=False))
     assert scores.right_share < 0.5
+
+
+def test_a_strum_just_before_a_half_bar_ends_belongs_to_the_next_one() -> None:
+    g = Chord.parse("G:maj")
+    # silence, then G struck an eighth before the half bar's end: the half had no chord
+    assert part_chord([(3.87, g)], 2.0, 4.0, least_hold=0.5) is None
+    # ... but a G that held a beat of it, or that followed another chord, is its chord
+    assert part_chord([(3.0, g)], 2.0, 4.0, least_hold=0.5) == g
+    d = Chord.parse("D:maj")
+    assert part_chord([(0.0, d), (3.87, g)], 2.0, 4.0, least_hold=0.5) == d

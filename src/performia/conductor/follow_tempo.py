@@ -11,7 +11,10 @@ guitarist's:
 
 where `error` is how late this beat of the band is against the nearest beat of the
 guitarist (the tracker's beat clock, itself a phase-locked loop, so one pushed strum moves
-it little), clamped to `max_change` of the period per beat. `follow` = 0: the band leads.
+it little), clamped to `max_change` of the period per beat, and the new period to within
+`max_lead` of the guitarist's (a band catches up a beat by playing a little faster, never by
+running away from the tempo: a wrong phase reading cannot drag it off). `follow` = 0: the
+band leads.
 
 Coming in (`come_in`):
 * `now`      the band plays from beat 0 at the configured tempo (and follows from there);
@@ -70,6 +73,7 @@ class TempoFollower:
         self.locked_bars = 0
         self._logged_bpm = clock.tempo.bpm
         self.reanchors = 0
+        self._followed: float | None = None         # the guitarist's period last followed
         if self.come_in == "now":
             self.entry = -math.inf
         elif self.come_in == "count_in":
@@ -179,18 +183,17 @@ class TempoFollower:
     def _follow(self, beat: float, tempo: TempoMap) -> None:
         s = self.settings
         guitar = self.beat()
-        if guitar is None or not guitar.locked or guitar.confidence < s.min_confidence:
-            return
         period = tempo.seconds_per_beat
-        theirs = guitar.period
-        ratio = math.log(theirs / period)
-        for octave in (math.log(2.0), -math.log(2.0), math.log(3.0), -math.log(3.0)):
-            if abs(ratio - octave) < s.max_ratio / 2:
-                theirs /= math.exp(octave)
-                ratio -= octave
-                break
-        if abs(ratio) > s.max_ratio:
+        if guitar is None or not guitar.locked or guitar.confidence < s.min_confidence:
+            # the guitarist rests (or the tracker lost them): no phase to chase, so the band
+            # keeps their last tempo, not the few percent it was catching up a beat with
+            if self._followed is not None:
+                self._set_period(self._followed, period, beat, tempo)
             return
+        theirs = self._their_period(guitar.period, period)
+        if theirs is None:
+            return
+        self._followed = theirs
         now = tempo.time_at(beat)
         # a tracker counting eighths has a beat on every beat of the band, and between:
         # the band's beat is aimed at the nearest of the tracker's beats
@@ -201,12 +204,31 @@ class TempoFollower:
         gain = s.follow * min(1.0, guitar.confidence / s.sure)   # an unsure tracker, gently
         change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
         change = max(-s.max_change * period, min(s.max_change * period, change))
-        if abs(change) < s.still:
+        # catching up a beat is done by a few percent, never by running away from their tempo
+        wanted = min(max(period + change, theirs * (1.0 - s.max_lead)), theirs * (1.0 + s.max_lead))
+        self._set_period(wanted, period, beat, tempo)
+
+    def _their_period(self, theirs: float, period: float) -> float | None:
+        """The guitarist's beat period at the band's metrical level (a tracker at double,
+        half, triple or a third of the band's tempo), or None if too far from the band's."""
+        s = self.settings
+        ratio = math.log(theirs / period)
+        for octave in (math.log(2.0), -math.log(2.0), math.log(3.0), -math.log(3.0)):
+            if abs(ratio - octave) < s.max_ratio / 2:
+                theirs /= math.exp(octave)
+                ratio -= octave
+                break
+        return theirs if abs(ratio) <= s.max_ratio else None
+
+    def _set_period(self, wanted: float, period: float, beat: float, tempo: TempoMap) -> None:
+        """Re-anchor the band at this beat to `wanted` s per beat (if worth it); log it."""
+        s = self.settings
+        if abs(wanted - period) < s.still:
             return
-        bpm = 60.0 / (period + change)
+        bpm = 60.0 / wanted
         self.clock.set_tempo(bpm, beat)
         self.reanchors += 1
         if self.on_event is not None and abs(bpm - self._logged_bpm) >= s.log_step:
             self._logged_bpm = bpm
-            self.on_event({"t": round(now, 6), "kind": "band_tempo", "beat": beat,
-                           "bpm": round(bpm, 2)})
+            self.on_event({"t": round(tempo.time_at(beat), 6), "kind": "band_tempo",
+                           "beat": beat, "bpm": round(bpm, 2)})

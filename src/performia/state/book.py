@@ -158,7 +158,8 @@ class StateBook:
         the bar (`parts_of`: halves of a 4/4 bar), the chord sounding at the end of the part
         if it held for `least_hold` beats of it (the ears date a change a little late, and a
         chord flickering in the middle of a part is not the part's chord), else the chord
-        that sounded longest in the part."""
+        that sounded longest in the part; none if the part was silent until a chord that
+        began less than `least_hold` beats before its end (a guitarist coming in early)."""
         timeline = self._beat_timeline(state)
         if not timeline:
             return None
@@ -255,6 +256,8 @@ def part_chord(timeline: Sequence[tuple[float, Chord]], start: float, end: float
     last_began, last = sounding[-1]
     if end - max(last_began, start) >= least_hold:
         return last
+    if len(sounding) == 1 and last_began > start:
+        return None  # silence until a strum just before the part's end: it belongs to the next
     return longest_held(timeline, start, end) or last
 
 

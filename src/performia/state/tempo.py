@@ -62,6 +62,7 @@ class FollowSettings:
     min_confidence: float = 0.15     # the tracker's confidence needed to follow it
     sure: float = 0.5                # ... and from which it is followed with the full gains
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
+    max_lead: float = 0.06           # the band's tempo stays within this share of theirs
     offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
     log_step: float = 0.5            # BPM: a band tempo change this big is logged
