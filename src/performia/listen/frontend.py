@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -65,11 +66,12 @@ def frames(samples: npt.ArrayLike, spectrum: Spectrum,
     window = spectrum.window()
     lo, hi = spectrum.first_bin, spectrum.first_bin + spectrum.bins
     ends = (np.arange(count) + 1) * spectrum.hop
+    # frame k is padded[ends[k] : ends[k] + size]: a strided view, nothing copied
+    windows = np.lib.stride_tricks.sliding_window_view(padded, spectrum.size)
+    view = windows[spectrum.hop::spectrum.hop]
     out = np.empty((count, spectrum.bins))
-    chunk = max(1, (1 << 22) // spectrum.size)   # frames per batch: bounded memory
+    chunk = max(1, (1 << 20) // spectrum.size)   # frames per batch: small enough for the cache
     for start in range(0, count, chunk):
-        batch = ends[start:start + chunk]
-        index = batch[:, None] + np.arange(spectrum.size)[None, :]
-        block = padded[index] * window
-        out[start:start + len(batch)] = np.abs(np.fft.rfft(block, axis=1))[:, lo:hi]
+        block = view[start:min(start + chunk, count)] * window
+        out[start:start + len(block)] = np.abs(scipy.fft.rfft(block, axis=1))[:, lo:hi]
     return ends / sample_rate, out

@@ -34,6 +34,7 @@ from performia.transport.event_log import note_record
 DEFAULT_BARS = 8          # the band alone, without --duration
 TAIL = 0.5                # s rendered after the last note may start (releases, decays)
 STEM_OUTPUTS = 32         # with stems, the instrument buses 16..31 are output buses
+HANDOVER_MARGIN = 1.0     # s: the score is streamed to supernova this far behind the band
 
 Progress = Callable[[str, float], None]
 
@@ -124,6 +125,13 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
     try:
         children = _children_cpu()
         nrt.start()
+        score = scores.Score(block / rate)
+        scores.setup(score, request.input, take[2] if take else 1, synthdefs.BUILD_DIR,
+                     request.master_controls)
+        nrt.open_score()
+        # SynthDefs, tree, the take's buffer: loaded while the analysis runs (a note at the
+        # song's t = 0 goes in a block before it: score.Score)
+        nrt.send(score.take(score.offset - score.block))
         _report(progress, "analysis", 0.0)
         hearing = None
         if take is not None and replay is None:
@@ -133,10 +141,11 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
         cpu_mark = wallclock.process_time()
         _report(progress, "band", 0.0)
         mark = wallclock.perf_counter()
-        score = scores.Score(block / rate)
-        scores.setup(score, request.input, take[2] if take else 1, synthdefs.BUILD_DIR,
-                     request.master_controls)
         dispatcher = scores.ScoreDispatcher(score, config.timing.latency_ms / 1000.0)
+
+        def decided(song_time: float) -> None:       # supernova renders while the band decides
+            nrt.send(score.take(score.offset + song_time - HANDOVER_MARGIN))
+            _report(progress, "band", min(song_time / duration, 1.0))
 
         def send(event: NoteEvent, ring: str) -> None:
             dispatcher.send(event, dispatcher.source(ring))
@@ -151,14 +160,14 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
             played.lines = _merge(replay.heard, played.lines, duration)
         else:
             played = perform(config, hearing, duration, send, request.modes,
-                             request.first_beat)
+                             request.first_beat, decided=decided)
         dispatcher.release_everything(duration)
         scores.finish(score, (frames + cut) / rate)
-        data = score.encode()
+        nrt.send(score.take())
+        nrt.close_score()
         result.decisions = wallclock.perf_counter() - mark
         result.cpu_decisions = wallclock.process_time() - cpu_mark
         mark = wallclock.perf_counter()
-        nrt.feed(data)
         nrt.wait(lambda seconds: _report(progress, "audio", min(seconds / (duration + TAIL),
                                                                 1.0)))
         result.audio = wallclock.perf_counter() - mark

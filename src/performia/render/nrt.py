@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 import platform
+import queue
 import shutil
 import subprocess
 import threading
@@ -73,6 +74,7 @@ class NrtRender:
         self.log_path = workdir / "supernova.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._feeder: threading.Thread | None = None
+        self._parts: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._feed_error: BaseException | None = None
 
     def start(self) -> None:
@@ -86,11 +88,27 @@ class NrtRender:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def feed(self, score: bytes) -> None:
-        """Hand the score over (in a thread: supernova reads it as it renders)."""
-        fd = self._open_fifo()
-        self._feeder = threading.Thread(target=self._write, args=(fd, score),
+        """Hand the whole score over (in a thread: supernova reads it as it renders)."""
+        self.open_score()
+        self.send(score)
+        self.close_score()
+
+    def open_score(self) -> None:
+        """Start streaming the score: `send` parts of it in time order (supernova renders
+        up to the last bundle it has, then waits for the next), `close_score` at its end."""
+        self._feeder = threading.Thread(target=self._write, args=(self._parts,),
                                         name="nrt-score", daemon=True)
         self._feeder.start()
+
+    def send(self, part: bytes) -> None:
+        if self._feeder is None:
+            raise NrtError("the score was not opened")
+        if part:
+            self._parts.put(part)
+
+    def close_score(self) -> None:
+        if self._feeder is not None:
+            self._parts.put(None)
 
     def _open_fifo(self) -> int:
         while True:
@@ -104,12 +122,20 @@ class NrtRender:
                                + self.last_lines())
             time.sleep(0.005)
 
-    def _write(self, fd: int, score: bytes) -> None:
+    def _write(self, parts: queue.SimpleQueue[bytes | None]) -> None:
+        """The feeder thread: opens the FIFO when supernova does (after its calibration),
+        then writes the parts as they come."""
+        try:
+            fd = self._open_fifo()
+        except (NrtError, OSError) as error:
+            self._feed_error = error
+            return
         try:
             os.set_blocking(fd, True)
-            view = memoryview(score)
-            while view:
-                view = view[os.write(fd, view):]
+            while (part := parts.get()) is not None:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view):]
         except OSError as error:       # supernova died while reading: reported by wait()
             self._feed_error = error
         finally:
@@ -174,6 +200,7 @@ class NrtRender:
 
     def abort(self) -> None:
         """End supernova if it still runs (only the process we started, by its pid)."""
+        self.close_score()
         process = self.process
         if process is None or process.poll() is not None:
             return

@@ -41,6 +41,8 @@ from performia.transport.event_log import note_record
 Send = Callable[[NoteEvent, str], None]
 
 
+DECIDED_EVERY = 0.5      # s of song time between two `decided` calls of `perform`
+
 @dataclass(frozen=True)
 class ModeChange:
     """A scripted pedal: `mode` at `time` seconds (as /performia/mode would set it)."""
@@ -96,9 +98,12 @@ class _Outlet:
 
 def perform(config: Config, hearing: Hearing | None, duration: float, send: Send,
             modes: tuple[ModeChange, ...] = (), first_beat: float = 0.0,
-            follow: FollowSettings | None = None) -> Played:
+            follow: FollowSettings | None = None,
+            decided: Callable[[float], None] | None = None) -> Played:
     """The band plays `duration` seconds with the take heard in `hearing` (None: alone),
-    coming in at `first_beat` (0; a live conductor that started late came in later)."""
+    coming in at `first_beat` (0; a live conductor that started late came in later).
+    `decided(t)` is told every `DECIDED_EVERY` s of song time that everything before t is
+    decided (nothing sent from then on sounds before t): the score can go to the server."""
     played = Played()
     started = cputime.process_time()
     timing = config.timing
@@ -145,10 +150,14 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
             timeline += [(a.time, 2, a) for a in hearing.accents]
     timeline += [(m.time, 0, m) for m in modes]
     timeline.sort(key=lambda item: (item[0], item[1]))
+    told = 0.0
     for at, _, item in timeline:
         if at >= duration:
             break
         clock.advance_to(at)
+        if decided is not None and at >= told + DECIDED_EVERY:
+            decided(at)
+            told = at
         if isinstance(item, ModeChange):
             set_mode(item.mode, at)
         elif isinstance(item, Accent):                # Ears._on_accent
@@ -163,6 +172,10 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
             played.readings += 1
             # Ears._hear: follow the heard chord while the guitar plays
             harmony.following = listening.mode in FOLLOWING_MODES and listening.playing
+    while decided is not None and told + DECIDED_EVERY < duration:
+        told += DECIDED_EVERY
+        clock.advance_to(told)
+        decided(told)
     clock.advance_to(duration)
     played.failures = dict(loop.failures)
     follower_ = loop.tempo_follower

@@ -3,14 +3,16 @@
 timetagged in seconds from the start of the render (not the NTP epoch).
 
 At time 0: the SynthDefs (/d_recv, /d_load for the large analysis synths, as live), the
-node tree of server/tree.py, the master, the take in a buffer played by the live
-`listen_take` synth into the input bus. Then the band's notes as the live dispatcher
+node tree of server/tree.py, the master, the take in a buffer played into the input bus by
+`play_take` (the live `listen_take` without its analysis: the render computes the readings in
+numpy, render/hearing.py). Then the band's notes as the live dispatcher
 encodes them (transport/dispatcher.py), the release of whatever still sounds at the end
 (as the live shutdown does), and a last bundle that sets the render's length.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import struct
@@ -76,6 +78,8 @@ class Score:
 
     block: float                              # seconds
     entries: list[tuple[float, int, bytes]] = field(default_factory=list)
+    handed_over: float = -math.inf            # score seconds before which all was taken
+    count: int = 0                            # bundles added so far
 
     @property
     def offset(self) -> float:
@@ -95,8 +99,23 @@ class Score:
         self._put(self.offset + song_time - (self.block if early else 0.0), datagram)
 
     def _put(self, seconds: float, datagram: bytes) -> None:
+        if seconds < self.handed_over:
+            raise ValueError(f"a bundle at {seconds:.6f} s of the score came after the score "
+                             f"up to {self.handed_over:.6f} s was handed to the server")
         stamped = datagram[:8] + nrt_timetag(seconds) + datagram[16:]
-        self.entries.append((seconds, len(self.entries), stamped))
+        self.entries.append((seconds, self.count, stamped))
+        self.count += 1
+
+    def take(self, before: float = math.inf) -> bytes:
+        """The bundles before `before` score seconds, encoded in time order, and no longer
+        kept: the score can be streamed to the server while the band still decides (a
+        bundle added later must not be earlier than `before`: ValueError). Taken in parts,
+        the bytes are the very ones `encode()` gives at once."""
+        self.entries.sort()
+        split = bisect.bisect_left(self.entries, before, key=lambda entry: entry[0])
+        now, self.entries = self.entries[:split], self.entries[split:]
+        self.handed_over = max(self.handed_over, before)
+        return b"".join(_SIZE.pack(len(d)) + d for _, _, d in now)
 
     def encode(self) -> bytes:
         return b"".join(_SIZE.pack(len(d)) + d for _, _, d in sorted(self.entries))
@@ -129,7 +148,8 @@ def setup(score: Score, take: Path | None, take_channels: int, build_dir: Path,
     score.at_start(tree)
     if take is not None:
         score.at_start([("/b_allocRead", [INPUT_BUFFER, str(take.resolve()), 0, 0])])
-        synthdef = "listen_take" if take_channels == 1 else "listen_take2"
+        # the live listen_take's playing and monitoring, without its analysis (done in numpy)
+        synthdef = "play_take" if take_channels == 1 else "play_take2"
         score.add(0.0, [("/s_new", [synthdef, INPUT_NODE, ADD_TO_HEAD, INPUT,
                                     "buf", INPUT_BUFFER, "loop", 0])])
 
