@@ -77,7 +77,6 @@ class BeatSettings:
     latency: float = 0.015            # s from an attack to the peak of its strength
     phase_gain: float = 0.25          # share of the phase error corrected per analysis
     period_gain: float = 0.25         # share of the tempo difference taken per analysis
-    lock_gain: float = 0.0            # share of the phase error taken into the period (2nd order)
     min_confidence: float = 0.15      # below this no beats are reported
     start_after: float = 2.0          # s of attacks before the first beat is reported
     silence: float = 2.5              # s without attacks: confidence 0, no beats reported
@@ -266,7 +265,6 @@ class BeatTracker:
         if math.isfinite(state.next_beat):
             error = (predicted - state.next_beat + clock / 2) % clock - clock / 2
             next_beat = state.next_beat + s.phase_gain * error
-            clock += s.lock_gain * error
         else:
             next_beat = predicted
         last = self.beats[-1] if self.beats else -math.inf
