@@ -12,6 +12,7 @@ answered), the reloads (bars whose drums changed version) and the bars the built
 drums played because the file's notes were not ready.
 
 Usage: python bench/bench_control.py [--seconds 60] [--pairs 2] [--rate 100] [--no-saves]
+                                    [--lookahead-ms MS]
 Target: loaded runs have no more late bundles than the quiet runs beside them, and every
 message is applied. A late bundle reported within 0.25 s of a dropout (xrun) is the
 dropout's (supernova resyncs its clock there, and bundles that were on time become late);
@@ -99,7 +100,8 @@ print(sent, queries, counts["done"], counts["fail"], counts["answer"], flush=Tru
 """
 
 
-def run(seconds: float, loaded: bool, rate: float, saves: bool = True) -> dict[str, Any]:
+def run(seconds: float, loaded: bool, rate: float, saves: bool = True,
+        lookahead_ms: float | None = None) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="performia-bench-control-", dir=RAM_DIR))
     folder = out / "agents"
     folder.mkdir()
@@ -107,6 +109,8 @@ def run(seconds: float, loaded: bool, rate: float, saves: bool = True) -> dict[s
     drums.write_text(DRUMS.format(hat="hat"))
     config = load_config()
     config = replace(config, "timing", tempo=BPM)
+    if lookahead_ms is not None:
+        config = replace(config, "timing", latency_ms=lookahead_ms)
     config = replace(config, "band", agents_dir=str(folder), answer_accents=False)
     config = replace(config, "gui", enabled=False)
     config = replace(config, "midi", initial_mode="play", port="")
@@ -181,13 +185,16 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--no-saves", action="store_true",
                         help="load with the control messages only (to tell the causes apart)")
+    parser.add_argument("--lookahead-ms", type=float,
+                        help="decide each step this far ahead (default: the config's)")
     args = parser.parse_args()
     totals = {"quiet": [0, 0, 0], "loaded": [0, 0, 0]}
     ok = True
     for pair in range(args.pairs):
         for loaded in (False, True):
             name = "loaded" if loaded else "quiet"
-            r = run(args.seconds, loaded, args.rate, saves=not args.no_saves)
+            r = run(args.seconds, loaded, args.rate, saves=not args.no_saves,
+                    lookahead_ms=args.lookahead_ms)
             totals[name][0] += r["late"]
             totals[name][1] += r["xruns"]
             totals[name][2] += r["late_alone"]

@@ -65,7 +65,7 @@ class JackConfig:
 
 @dataclass(frozen=True)
 class TimingConfig:
-    latency_ms: float = field(default=3.0, metadata=_range(1.0, 1000.0))
+    latency_ms: float = field(default=10.0, metadata=_range(1.0, 1000.0))
     tempo: float = field(default=120.0, metadata=_range(20.0, 400.0))
     beats_per_bar: int = field(default=4, metadata=_range(1, 16))
     keep_cpus_awake: bool = True    # hold /dev/cpu_dma_latency at 0 µs while the band plays
