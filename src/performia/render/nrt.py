@@ -3,8 +3,9 @@
 supernova spends ~1 s calibrating its spin-waits before it even opens the score (measured
 here: a fixed start-up cost of every run), so it is started before the band decides
 anything; the score is streamed into a FIFO as the band decides (`open_score`, `send`,
-`close_score`), and supernova renders up to the last bundle it has, then waits for more. Its output is one float WAV of the output buses (the master on 0–1; with stems,
-32 outputs, so that the instrument buses 16–31 are written too).
+`close_score`), and supernova renders up to the last bundle it has, then waits for more.
+Its output is one float WAV of the output buses (the master on 0–1; with stems, 32
+outputs, so that the instrument buses 16–31 are written too).
 
 Determinism: `-T 1` (one DSP thread: the ParGroups' order of summation is fixed) and no
 address-space randomisation (`setarch -R`): supernova seeds each synth's noise generator
