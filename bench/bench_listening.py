@@ -31,6 +31,7 @@ from bench.corpus.generate import DEFAULT_OUT, generate
 from bench.corpus.render import read_wav
 from bench.corpus.scoring import HeardLike, pool, score_take
 
+TUNING_DIR = DEFAULT_OUT.with_name("corpus_tuning")
 Recogniser = Callable[[np.ndarray, int, dict[str, Any]], HeardLike]
 
 
@@ -71,7 +72,8 @@ def hear_and_score(job: tuple[str, str, str]) -> dict[str, Any]:
 
 
 def select_takes(corpus: Path, split: str, count: int | None) -> list[Path]:
-    generate(corpus)
+    # the tuning takes' folder gets the tuning plan, never the corpus's (held-out) takes
+    generate(corpus, tuning=corpus.resolve() == TUNING_DIR.resolve())
     wavs = []
     for wav in sorted(corpus.glob("*.wav")):
         truth = json.loads(wav.with_suffix(".json").read_text())
