@@ -262,3 +262,25 @@ def test_while_the_guitarist_rests_the_band_keeps_their_tempo_not_its_catching_u
     spacings = [b - a for a, b in zip(resting, resting[1:], strict=False)]
     assert len(spacings) >= 10
     assert max(abs(s - 0.6) for s in spacings) < 1e-6
+
+
+class TornTracker(Guitarist):
+    """A steady guitarist whose tracker's beat clock sits a third of a beat early for two
+    bars out of every three (torn between a syncopated comp's two accents)."""
+
+    def state(self, now: float) -> GuitarBeat | None:
+        state = super().state(now)
+        if state is None or int(now / (8 * 60.0 / self.bpm)) % 3 == 2:
+            return state
+        return dataclasses.replace(state, next_beat=state.next_beat - state.period / 3)
+
+
+def test_a_torn_tracker_cannot_drag_the_band_away_from_the_tempo() -> None:
+    guitarist = TornTracker(132.0, first=0.2)
+    loop, _, _, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist,
+                             seconds=30.0, bpm=132.0)
+    spacings = [b - a for (_, a), (_, b) in zip(beats, beats[1:], strict=False)]
+    # it catches up by playing a few percent faster or slower, never more
+    period = 60.0 / 132.0
+    assert max(abs(s / period - 1.0) for s in spacings) <= 0.06 + 1e-6
+    assert abs(loop.clock.tempo.bpm - 132.0) < 132.0 * 0.06 + 1e-6
