@@ -103,16 +103,32 @@ def _start_manager(tmp_path: Path, jack_name: str, out: Path) -> tuple[subproces
     return manager, port
 
 
+def _command_lines(pid: int) -> str:
+    """The command lines of a process's descendants (one that ends meanwhile is skipped:
+    the manager's short-lived helpers come and go while it starts)."""
+    lines = []
+    for kid in psutil.Process(pid).children(recursive=True):
+        try:
+            lines.append(" ".join(kid.cmdline()))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    return " ".join(lines)
+
+
 def _wait_for_band(manager: subprocess.Popen[str], timeout: float = 30) -> list[int]:
-    """Wait until the manager runs its server and both of its own processes."""
+    """Wait until the manager runs its server and both of its own processes (if anything
+    goes wrong meanwhile, the manager is killed: nothing of it outlives the test)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        kids = psutil.Process(manager.pid).children(recursive=True)
-        names = " ".join(" ".join(k.cmdline()) for k in kids)
-        if "supernova" in names and "performia.conductor" in names:
-            time.sleep(3.0)      # the band starts 1.5 s after its processes: let it play
-            return _descendants(manager.pid)
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline:
+            names = _command_lines(manager.pid)
+            if "supernova" in names and "performia.conductor" in names:
+                time.sleep(3.0)      # the band starts 1.5 s after its processes: let it play
+                return _descendants(manager.pid)
+            time.sleep(0.2)
+    except BaseException:
+        manager.kill()
+        raise
     manager.kill()
     raise AssertionError("the band did not start")
 
