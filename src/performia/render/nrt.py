@@ -65,8 +65,9 @@ def command(settings: NrtSettings, score: Path, output: Path) -> list[str]:
 
 
 class NrtRender:
-    """One supernova -N run in `workdir`: `start()`, `feed(score)`, `wait()`; `abort()` on
-    any failure (it ends only the process it started)."""
+    """One supernova -N run in `workdir`: `start()`, `open_score()`, `send(part)`…,
+    `close_score()`, `wait()`; `abort()` on any failure (it ends only the process it
+    started)."""
 
     def __init__(self, settings: NrtSettings, workdir: Path) -> None:
         self.settings = settings
@@ -87,12 +88,6 @@ class NrtRender:
             self.process = subprocess.Popen(  # noqa: S603 (our own command line)
                 command(self.settings, self.fifo, self.output), stdin=subprocess.DEVNULL,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def feed(self, score: bytes) -> None:
-        """Hand the whole score over (in a thread: supernova reads it as it renders)."""
-        self.open_score()
-        self.send(score)
-        self.close_score()
 
     def open_score(self) -> None:
         """Start streaming the score: `send` parts of it in time order (supernova renders
