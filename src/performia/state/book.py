@@ -167,28 +167,29 @@ class StateBook:
         part = parts_of(bpb)
         start = bar * bpb
         changes: list[tuple[int, Chord]] = []
-        evidence = self.evidence
         for offset in range(0, bpb, part):
             begin, end = start + offset, start + offset + part
-            heard = heard_in(timeline, begin, end)
-            chord = None if evidence is None or len(heard) < 2 else evidence.chord(
-                self.beat_at, begin, end, among=heard.__contains__)
-            if chord is None:
-                chord = part_chord(timeline, begin, end, self.settings.least_hold)
+            chord = self._weighed(heard_in(timeline, begin, end), begin, end) \
+                or part_chord(timeline, begin, end, self.settings.least_hold)
             if chord is None:
                 continue
             if changes and triad_of(changes[-1][1]) == triad_of(chord):
-                triad = triad_of(chord)
-                both = {c for c in heard_in(timeline, start + changes[-1][0], end)
-                        if triad_of(c) == triad}
-                merged = None if evidence is None or len(both) < 2 else evidence.chord(
-                    self.beat_at, start + changes[-1][0], end, among=both.__contains__)
-                chord = merged or longest_held(timeline, start + changes[-1][0], end,
-                                               triad) or chord
+                triad, since = triad_of(chord), start + changes[-1][0]
+                both = {c for c in heard_in(timeline, since, end) if triad_of(c) == triad}
+                chord = self._weighed(both, since, end) \
+                    or longest_held(timeline, since, end, triad) or chord
                 changes[-1] = (changes[-1][0], chord)
                 continue
             changes.append((offset if changes else 0, chord))
         return tuple(changes) or None
+
+    def _weighed(self, heard: set[Chord], start: float, end: float) -> Chord | None:
+        """Where the ears' decision flipped between chords from song beat `start` to `end`,
+        the one of them that the frames' scores favour together (None: one chord only, or
+        no evidence to weigh)."""
+        if self.evidence is None or len(heard) < 2:
+            return None
+        return self.evidence.chord(self.beat_at, start, end, among=heard.__contains__)
 
     def _timeline(self, state: MusicalState) -> list[tuple[float, Chord]]:
         """(clock time it began, chord) of the changes heard, a later-heard change that
@@ -263,10 +264,8 @@ def part_chord(timeline: Sequence[tuple[float, Chord]], start: float, end: float
 
 def heard_in(timeline: Sequence[tuple[float, Chord]], start: float, end: float) -> set[Chord]:
     """The chords the ears reported sounding at some moment from `start` to `end`."""
-    sounding = [chord for began, chord in timeline if began < end]
-    before = [chord for began, chord in timeline if began <= start]
-    return {chord for began, chord in timeline if start <= began < end} | set(before[-1:]) \
-        if sounding else set()
+    before = [chord for began, chord in timeline if began <= start][-1:]
+    return {chord for began, chord in timeline if start <= began < end} | set(before)
 
 
 def longest_held(timeline: Sequence[tuple[float, Chord]], start: float, end: float,

@@ -53,5 +53,4 @@ class ChordEvidence:
         if among is not None:
             total = np.where([c is not None and among(c) for c in self.vocabulary], total,
                              -np.inf)
-        best = self.vocabulary[int(np.argmax(total))]
-        return best
+        return self.vocabulary[int(np.argmax(total))]
