@@ -48,6 +48,7 @@ class ServerConfig:
     audio_buses: int = field(default=1024, metadata=_range(128, 65536))
     sample_clock: bool = True
     boot_timeout: float = field(default=10.0, metadata=_range(1.0, 120.0))
+    render_executable: str = "scsynth"    # `render`'s -N server (supernova if not installed)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class Finding:
 def check_binaries(config: Config) -> list[Finding]:
     wanted = {
         config.server.executable: "sudo apt-get install supercollider-supernova",
+        config.server.render_executable: "sudo apt-get install supercollider-server",
         "sclang": "sudo apt-get install supercollider-language",
         "jackd": "sudo apt-get install jackd2",
         "jack_lsp": "sudo apt-get install jackd2",

@@ -133,7 +133,7 @@ def summary(result: RenderResult) -> str:
     return "\n".join([
         f"rendered {result.seconds:.1f} s in {result.wall:.2f} s ({result.speed:.1f}× real "
         f"time): analysis {result.analysis:.2f} s, band {result.decisions:.2f} s, audio "
-        f"{result.audio:.2f} s (supernova's synthesis {result.synthesis:.2f} s), files "
+        f"{result.audio:.2f} s (the server's synthesis {result.synthesis:.2f} s), files "
         f"{result.files:.2f} s",
         f"peak {peak_dbfs(result.peak):.1f} dBFS",
         f"notes: {notes or 'none'}",

@@ -1,6 +1,7 @@
-"""One render, start to end: check the inputs and outputs, start supernova (its start-up
-overlaps the passes below), the analysis pass, the band's decisions into the score, the
-audio pass, the files. Every failure is a `RenderError` with one line; nothing is left
+"""One render, start to end: check the inputs and outputs, start the server (scsynth, or
+supernova whose start-up overlaps the passes below), the analysis pass, the band's
+decisions into the score (the chroma computed meanwhile in a worker), the audio pass, the
+files. Every failure is a `RenderError` with one line; nothing is left
 behind but complete files (and no process)."""
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import numpy as np
 
 from performia.config import Config
 from performia.events.note import NoteEvent
+from performia.listen.follower import FollowerSettings
+from performia.listen.readings import SpectrumReading
 from performia.listen.rehearsal import TakeError, load_samples, read_take
 from performia.plan import ANSWER_RING
 from performia.render import score as scores
-from performia.render.hearing import hear, server_signal
-from performia.render.nrt import NrtError, NrtRender, NrtSettings
+from performia.render.chroma_ahead import ChromaAhead, ChromaAheadError
+from performia.render.hearing import Hearing, hear, server_signal
+from performia.render.nrt import NrtError, NrtRender, NrtSettings, render_executable
 from performia.render.output import RawWav, check_writable, stem_sources, write_events, write_wav
 from performia.render.performance import ModeChange, Played, perform
 from performia.render.replay import ReplayError, load
@@ -34,8 +38,8 @@ from performia.transport.event_log import note_record
 DEFAULT_BARS = 8          # the band alone, without --duration
 TAIL = 0.5                # s rendered after the last note may start (releases, decays)
 STEM_OUTPUTS = 32         # with stems, the instrument buses 16..31 are output buses
-HANDOVER_MARGIN = 1.0     # s: the score is streamed to supernova this far behind the band
-# supernova -N's real-time memory pool: every style renders in 8 MB (measured); the live
+HANDOVER_MARGIN = 1.0     # s: the score is streamed to the server this far behind the band
+# the -N server's real-time memory pool: every style renders in 8 MB (measured); the live
 # server's 256 MB costs ~0.2 s of page faults at every render's start
 RENDER_RT_MEMORY_KB = 32768
 
@@ -70,12 +74,13 @@ class RenderResult:
     wall: float = 0.0
     analysis: float = 0.0               # wall seconds of each pass
     decisions: float = 0.0
-    audio: float = 0.0                  # from the score's hand-over to supernova's end
-    synthesis: float = 0.0              # supernova's own synthesis time (its log)
+    audio: float = 0.0                  # from the score's hand-over to the server's end
+    synthesis: float = 0.0              # the server's synthesis time (supernova's log)
     files: float = 0.0
     cpu_analysis: float = 0.0           # CPU seconds (independent of other load)
     cpu_decisions: float = 0.0
-    cpu_server: float = 0.0             # supernova's user + system time
+    cpu_server: float = 0.0             # the server's user + system time
+    cpu_chroma: float = 0.0             # the chroma worker's (render/chroma_ahead.py)
     peak: float = 0.0
     notes: dict[str, int] = field(default_factory=dict)
     chords: list[str] = field(default_factory=list)
@@ -117,7 +122,8 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
             duration = DEFAULT_BARS * config.timing.beats_per_bar * 60.0 / config.timing.tempo
     frames = round((duration + TAIL) * rate)
     cut = scores.SONG_START_BLOCKS * block   # output frames before the song's sample 0
-    settings = NrtSettings(config.server.executable, rate, block,
+    settings = NrtSettings(render_executable(config.server.render_executable,
+                                             config.server.executable), rate, block,
                            STEM_OUTPUTS if request.stems else 2,
                            rt_memory_kb=min(config.server.rt_memory_kb, RENDER_RT_MEMORY_KB),
                            max_nodes=config.server.max_nodes,
@@ -128,9 +134,10 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
     try:
         children = _children_cpu()
         nrt.start()
-        score = scores.Score(block / rate)
+        grid = None if settings.supernova else scores.ScsynthGrid(rate, block)
+        score = scores.Score(block / rate, grid)
         scores.setup(score, request.input, take[2] if take else 1, synthdefs.BUILD_DIR,
-                     request.master_controls)
+                     request.master_controls, config.band.seed)
         nrt.open_score()
         # SynthDefs, tree, the take's buffer: loaded while the analysis runs (a note at the
         # song's t = 0 goes in a block before it: score.Score)
@@ -146,7 +153,7 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
         mark = wallclock.perf_counter()
         dispatcher = scores.ScoreDispatcher(score, config.timing.latency_ms / 1000.0)
 
-        def decided(song_time: float) -> None:       # supernova renders while the band decides
+        def decided(song_time: float) -> None:       # the server renders while the band decides
             nrt.send(score.take(score.offset + song_time - HANDOVER_MARGIN))
             _report(progress, "band", min(song_time / duration, 1.0))
 
@@ -162,8 +169,16 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
                     played.lines.append(note_record(event, 0.0))
             played.lines = _merge(replay.heard, played.lines, duration)
         else:
-            played = perform(config, hearing, duration, send, request.modes,
-                             request.first_beat, decided=decided)
+            chroma = _chroma_ahead(hearing)
+            try:
+                played = perform(config, hearing, duration, send, request.modes,
+                                 request.first_beat, decided=decided, chroma=chroma)
+                if chroma is not None:
+                    chroma.finish()
+                    result.cpu_chroma = chroma.cpu_seconds
+            finally:
+                if chroma is not None:
+                    chroma.close()
         dispatcher.release_everything(duration)
         scores.finish(score, (frames + cut) / rate)
         nrt.send(score.take())
@@ -174,13 +189,14 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
         nrt.wait(lambda seconds: _report(progress, "audio", min(seconds / (duration + TAIL),
                                                                 1.0)))
         result.audio = wallclock.perf_counter() - mark
-        result.cpu_server = _children_cpu() - children
-        result.synthesis = _synthesis_seconds(nrt.log_path)
+        result.cpu_server = _children_cpu() - children - result.cpu_chroma
+        # supernova logs its synthesis time; scsynth's CPU is all synthesis (no calibration)
+        result.synthesis = _synthesis_seconds(nrt.log_path) or result.cpu_server
         mark = wallclock.perf_counter()
         _report(progress, "files", 1.0)
         result.peak, result.written = _write(request, nrt.output, played, cut, frames)
         result.files = wallclock.perf_counter() - mark
-    except NrtError as error:
+    except (NrtError, ChromaAheadError) as error:
         raise RenderError(str(error), 1) from None
     except OSError as error:
         raise RenderError(f"render failed: {error}", 1) from None
@@ -192,6 +208,16 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
     result.chords = played.chords
     result.wall = wallclock.perf_counter() - started
     return result
+
+
+def _chroma_ahead(hearing: Hearing | None) -> ChromaAhead | None:
+    """The follower's chroma of every /spectrum frame, computed in a worker meanwhile."""
+    spectra = [r for r in hearing.readings if isinstance(r, SpectrumReading)] if hearing else []
+    if not spectra:
+        return None
+    settings = FollowerSettings()                     # what perform's follower uses
+    return ChromaAhead.start([r.time for r in spectra], [r.magnitudes for r in spectra],
+                             settings.gate, settings.chroma)
 
 
 def _take(path: Path | None, rate: int) -> tuple[Any, float, int] | None:
@@ -223,9 +249,9 @@ def _write(request: RenderRequest, raw_path: Path, played: Played, cut: int,
     try:
         raw = RawWav.open(raw_path)
     except (OSError, ValueError) as error:
-        raise NrtError(f"supernova wrote no usable output ({error})") from None
+        raise NrtError(f"the server wrote no usable output ({error})") from None
     if raw.samples.shape[0] < frames + cut:
-        raise NrtError(f"supernova's output is short: {raw.samples.shape[0]} frames, "
+        raise NrtError(f"the server's output is short: {raw.samples.shape[0]} frames, "
                        f"expected {frames + cut}")
     written = []
     peak = write_wav(request.out, raw, [0, 1], cut, frames)

@@ -27,7 +27,7 @@ from performia.conductor.listening import (
 )
 from performia.config import MODES, Config
 from performia.events.note import NoteEvent
-from performia.listen.follower import Follower
+from performia.listen.follower import Chroma, Follower
 from performia.listen.readings import Reading
 from performia.plan import ANSWER_RING
 from performia.render.hearing import Accent, Hearing
@@ -99,11 +99,13 @@ class _Outlet:
 def perform(config: Config, hearing: Hearing | None, duration: float, send: Send,
             modes: tuple[ModeChange, ...] = (), first_beat: float = 0.0,
             follow: FollowSettings | None = None,
-            decided: Callable[[float], None] | None = None) -> Played:
+            decided: Callable[[float], None] | None = None,
+            chroma: Chroma | None = None) -> Played:
     """The band plays `duration` seconds with the take heard in `hearing` (None: alone),
     coming in at `first_beat` (0; a live conductor that started late came in later).
     `decided(t)` is told every `DECIDED_EVERY` s of song time that everything before t is
-    decided (nothing sent from then on sounds before t): the score can go to the server."""
+    decided (nothing sent from then on sounds before t): the score can go to the server.
+    `chroma`: the follower's chroma computed ahead (render/chroma_ahead.py), or None."""
     played = Played()
     started = cputime.process_time()
     timing = config.timing
@@ -133,7 +135,7 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     loop.before_step = count_beat
     follower = Follower(harmony, listening,
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
-                        on_event=heard)
+                        on_event=heard, chroma=chroma)
     share_scores(follower, book)
     expect_counted_in(follower, book.follow, timing.tempo)
 

@@ -51,6 +51,28 @@ def nrt_timetag(seconds: float) -> bytes:
     return _TIMETAG.pack(whole, min(fraction, 0xFFFFFFFF))
 
 
+@dataclass(frozen=True)
+class ScsynthGrid:
+    """scsynth -N's clock (SC_World.cpp, World_NonRealTimeSynthesis): block k starts at
+    k · floor(block / 2⁻³² s) in timetag units (the increment is truncated, so its blocks
+    drift ahead of exact seconds by 0.06 units each, a third of a sample after ten
+    minutes); a bundle runs before the first block whose end is not before its time, at
+    sample floor(its offset in that block + 0.5), clamped to the block's last sample. So
+    a bundle exactly on a block's start would run a block early, on its last sample.
+    `timetag` places a time on its nearest sample on that clock, plus a tenth of a
+    sample: it runs in the block holding that sample, on that sample, at any length."""
+
+    rate: int
+    block_frames: int
+
+    def timetag(self, seconds: float) -> bytes:
+        sample = round(seconds * self.rate)
+        blocks, within = divmod(sample, self.block_frames)
+        increment = int(self.block_frames / (self.rate * (1.0 / 4294967296.0)))
+        units = blocks * increment + round((within + 0.1) * 4294967296.0 / self.rate)
+        return _TIMETAG.pack(units >> 32, units & 0xFFFFFFFF)
+
+
 def live_time(datagram: bytes) -> float | None:
     """The time of a live bundle (Unix seconds on the song's clock, whose t = 0 is the song's
     start), or None for an immediate one."""
@@ -74,9 +96,14 @@ class Score:
     starts `SONG_START_BLOCKS` blocks into the score (nothing of it at time 0), every note's
     start bundle is placed one block early (`early`), and the output's first
     SONG_START_BLOCKS blocks are cut off: then the take's sample 0 and a note at t = 0 are
-    both the output's sample 0, and a note at t sounds at sample round(t · rate), as live."""
+    both the output's sample 0, and a note at t sounds at sample round(t · rate), as live.
+
+    scsynth -N runs a bundle in the block holding its time and an `OffsetOut` note sounds
+    on its exact sample, as the live server does, when the timetag is on scsynth's own
+    block clock (`grid`): with scsynth nothing is placed early."""
 
     block: float                              # seconds
+    grid: ScsynthGrid | None = None           # scsynth: its clock (below); supernova: None
     entries: list[tuple[float, int, bytes]] = field(default_factory=list)
     handed_over: float = -math.inf            # score seconds before which all was taken
     count: int = 0                            # bundles added so far
@@ -96,13 +123,15 @@ class Score:
     def add_datagram(self, song_time: float, datagram: bytes, early: bool = False) -> None:
         """A bundle (any timetag) placed at `song_time`; `early`: it starts an OffsetOut
         synth (see above)."""
-        self._put(self.offset + song_time - (self.block if early else 0.0), datagram)
+        lead = self.block if early and self.grid is None else 0.0
+        self._put(self.offset + song_time - lead, datagram)
 
     def _put(self, seconds: float, datagram: bytes) -> None:
         if seconds < self.handed_over:
             raise ValueError(f"a bundle at {seconds:.6f} s of the score came after the score "
                              f"up to {self.handed_over:.6f} s was handed to the server")
-        stamped = datagram[:8] + nrt_timetag(seconds) + datagram[16:]
+        tag = nrt_timetag(seconds) if self.grid is None else self.grid.timetag(seconds)
+        stamped = datagram[:8] + tag + datagram[16:]
         self.entries.append((seconds, self.count, stamped))
         self.count += 1
 
@@ -122,8 +151,9 @@ class Score:
 
 
 def setup(score: Score, take: Path | None, take_channels: int, build_dir: Path,
-          master_controls: tuple[tuple[str, float], ...] = ()) -> None:
-    """Time 0: SynthDefs, tree, master, the take (each bundle after the one before it)."""
+          master_controls: tuple[tuple[str, float], ...] = (), seed: int = 1) -> None:
+    """Time 0: SynthDefs, tree, the noise seeded, master, the take (each bundle after the one
+    before it)."""
     loads: list[Message] = []
     for path in synthdefs.compiled_defs(build_dir):
         data = path.read_bytes()
@@ -139,6 +169,7 @@ def setup(score: Score, take: Path | None, take_channels: int, build_dir: Path,
                            ("/p_new", [BAND, ADD_AFTER, INPUT])]
     tree += [("/p_new", [group, ADD_TO_TAIL, BAND]) for group in INSTRUMENT_GROUPS.values()]
     tree.append(("/g_new", [MASTER, ADD_TO_TAIL, ROOT]))
+    tree.append(("/s_new", ["seed_noise", -1, ADD_TO_HEAD, ROOT, "seed", seed]))
     master: list[str | int | float] = []
     for name, bus in INSTRUMENT_BUSES.items():
         master += [name, bus]
