@@ -59,7 +59,6 @@ class BandLoop:
     book: StateBook | None = None           # None: always the harmonic context's chord
     on_event: EventSink | None = None       # predictions, as `--events` lines
     decision_settings: DecisionSettings = field(default_factory=DecisionSettings)
-    rngs: dict[str, random.Random] = field(default_factory=dict)
     dropped: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     decision: ChordDecision | None = None   # the chord decided at the last step
@@ -86,9 +85,7 @@ class BandLoop:
             self.clock.start()
 
     def begin(self, first_beat: float = 0.0) -> None:
-        """Seed the agents' dice and schedule the first step (the clock runs the rest)."""
-        for agent in self.agents:
-            self.rngs[agent.name] = random.Random(f"{self.seed}:{agent.name}")
+        """Schedule the first step (the clock runs the rest)."""
         settings = self.follow or (self.book.follow if self.book is not None else None)
         if settings is not None and self.tempo_follower is None:
             book = self.book
@@ -98,6 +95,13 @@ class BandLoop:
                 guitar=self.guitar, mode=lambda: self.listening.mode,
                 changes=book.change_times if book is not None else None)
         self.clock.schedule(first_beat, self.play_step)
+
+    def dice(self, agent: str, beat: float) -> random.Random:
+        """The agent's dice for the step at `beat`, seeded by (seed, agent, beat): what it
+        draws there never depends on what it drew before. A step decided differently (live,
+        a chord heard a few ms earlier) then changes that step's choices only, not every
+        random choice after it, and the same song with the same seed plays the same."""
+        return random.Random(f"{self.seed}:{agent}:{beat:.4f}")
 
     def _event(self, event: dict[str, Any]) -> None:
         if self.on_event is not None:
@@ -126,8 +130,8 @@ class BandLoop:
         for agent in self.agents:
             step = Step(beat=beat, length=STEP_BEATS, time_at=tempo.time_at,
                         beats_per_bar=tempo.beats_per_bar, bpm=tempo.bpm, harmony=self.harmony,
-                        listening=self.listening, memory=self.memory, rng=self.rngs[agent.name],
-                        decision=decision)
+                        listening=self.listening, memory=self.memory,
+                        rng=self.dice(agent.name, beat), decision=decision)
             try:
                 events = agent.step(step)
             except Exception:
