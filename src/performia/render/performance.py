@@ -4,8 +4,10 @@ The objects are the ones `conductor/__main__.build_loop` and `conductor/listenin
 build live (the band, the harmonic context, the state book, the band loop, the follower),
 wired the same way. What differs is only who moves time: the `OfflineClock` runs every
 sixteenth a lookahead before it sounds, and each reading is handed to the follower when it
-would have reached the conductor live, never earlier: before a reading at time t the clock
-is advanced to t (every step due by then has run with what was heard before it).
+would have been taken by the conductor's ears live (`conductor.listening.taken_at`: on
+arrival, or at the ears' next wake-up when they were asleep), never earlier: before a
+reading taken at time t the clock is advanced to t (every step due by then has run with
+what was heard before it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from performia.conductor.listening import (
     FOLLOWING_MODES,
     expect_counted_in,
     share_scores,
+    taken_at,
     tell_beat,
     tell_book,
 )
@@ -146,8 +149,9 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     set_mode(config.midi.initial_mode, 0.0)
     loop.begin(first_beat)
     timeline: list[tuple[float, int, ModeChange | Accent | Reading]] = []
-    if hearing is not None:
-        timeline += [(r.time, 1, r) for r in hearing.readings]
+    if hearing is not None:           # the ears take their readings in batches (Ears._hear)
+        taken = taken_at([r.time for r in hearing.readings])
+        timeline += [(at, 1, r) for at, r in zip(taken, hearing.readings, strict=True)]
         if config.band.answer_accents:
             timeline += [(a.time, 2, a) for a in hearing.accents]
     timeline += [(m.time, 0, m) for m in modes]
