@@ -166,7 +166,8 @@ class Manager:
                                     rings=self._make_rings(), state_name=self.state.name,
                                     health_name=self.health.name,
                                     events_path=str(self.options.events or ""),
-                                    input_path=str(self.options.input or ""))
+                                    input_path=str(self.options.input or ""),
+                                    gui=self.options.gui)
         if self.options.events is not None:
             self.options.events.parent.mkdir(parents=True, exist_ok=True)
             self.options.events.write_text("")     # both writers append to it

@@ -40,6 +40,7 @@ class PerformancePlan:
     health_name: str = ""                  # shared-memory name of the server health counters
     events_path: str = ""                  # --events FILE ("" = none)
     input_path: str = ""                   # --input take ("" = live input / rehearsal take)
+    gui: bool = True                       # a GUI reads the state snapshot (--no-gui: no)
     extra: dict[str, Any] = field(default_factory=dict)
     resume: dict[str, Any] = field(default_factory=dict)   # see resume_from_snapshot
 

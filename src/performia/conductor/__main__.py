@@ -44,6 +44,9 @@ from performia.transport.event_log import EventLog
 log = logging.getLogger("performia.conductor")
 
 CONDUCTOR_PRIORITY = 60
+# without a GUI the snapshot only serves a restarted conductor (what it carries on with):
+# a few a second is plenty, and each costs a cold wake-up (docs/PERFORMANCE.md)
+RESUME_FPS = 5
 
 
 def build_loop(plan: PerformancePlan, live: LiveHost | None = None) -> BandLoop:
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         writer = StateWriter.attach(plan.state_name)
         publisher = Publisher(writer, lambda: compose(loop, figures, health,
                                                       config.timing.latency_ms, ears, band),
-                              fps=config.gui.fps * 2, figures=figures)
+                              fps=config.gui.fps * 2 if plan.gui else RESUME_FPS,
+                              figures=figures)
         publisher.start()
     if live is not None:                       # the first bar, before the band plays it
         first_bar = max(0, math.ceil(loop.clock.beat() / loop.clock.tempo.beats_per_bar))
