@@ -54,3 +54,4 @@ def test_a_gate_that_disagrees_stops_the_render() -> None:
     finally:
         ahead.close()
     assert not ahead._process.is_alive()
+

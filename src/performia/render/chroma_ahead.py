@@ -17,6 +17,7 @@ sound). Frames are identified by their order.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time as cputime
 from collections import deque
 from collections.abc import Sequence
@@ -40,7 +41,8 @@ def _compute(times: npt.NDArray[np.float64], spectra: npt.NDArray[np.float64],
              gate_settings: GateSettings, chroma_settings: ChromaSettings,
              out: Connection) -> None:
     """The worker: the follower's gate and chroma over every frame, in order; then its CPU
-    seconds."""
+    seconds. Ctrl-C is the render's to handle (it ends the worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     started = cputime.process_time()
     gate = NoiseGate(gate_settings)
     chroma = NnlsChroma(chroma_settings)
