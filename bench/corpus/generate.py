@@ -149,6 +149,8 @@ def generate(out: Path = DEFAULT_OUT, names: Sequence[str] | None = None,
     if jobs > 1 and len(todo) > 1:
         with Pool(min(jobs, len(todo))) as pool:
             pool.map(_write_one, [(s, out) for s in todo], chunksize=1)
+            pool.close()                 # the workers end on their own, none is killed
+            pool.join()
     else:
         for spec in todo:
             write_take(spec, out)

@@ -144,12 +144,16 @@ class Manager:
 
     # -- run --------------------------------------------------------------------
     def run(self) -> int:
-        self._install_signal_handlers()
+        previous = self._install_signal_handlers()
         try:
             self._start()
             return self._supervise()
         finally:
-            self.shutdown()
+            try:
+                self.shutdown()
+            finally:   # the process's own handlers again: a child forked later (a pool, a
+                for sig, handler in previous.items():    # worker) must die of SIGTERM
+                    signal.signal(sig, handler)
 
     def _start(self) -> None:
         repair_left_over()                 # recordings of an earlier run that was killed
@@ -557,12 +561,14 @@ class Manager:
             log.info("%s did not end within %.1f s of SIGTERM: killed", ", ".join(killed),
                      STOP_GRACE)
 
-    def _install_signal_handlers(self) -> None:
+    def _install_signal_handlers(self) -> dict[signal.Signals, Any]:
+        """Ctrl-C, SIGTERM and SIGHUP ask the supervisor to stop; the handlers they
+        replace are returned (run() puts them back)."""
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             self.stop_signal = signal.Signals(signum).name     # read within SUPERVISE_PERIOD
 
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, request_stop)
+        return {sig: signal.signal(sig, request_stop)
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
     def shutdown(self) -> None:
         """Stop everything we started, in order; every step runs even if one fails. With

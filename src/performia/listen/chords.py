@@ -1,6 +1,6 @@
 """Which chord: an HMM forward filter over the chord vocabulary, fed NNLS chroma frames.
 
-States: 12 roots × (maj, min, 7, maj7, min7) and "no chord" (silence, a single-note
+States: 12 roots × (maj, min, 7, maj7, min7, dim) and "no chord" (silence, a single-note
 melody). Each frame scores every chord against the treble chroma (cosine with the chord's
 tones) and the bass chroma (the share of the low notes on the root, and on any chord tone:
 inversions are allowed, a root in the bass is preferred); "no chord" has a fixed score, and
@@ -26,7 +26,8 @@ from performia.theory import Chord, Key
 
 FloatArray = npt.NDArray[np.float64]
 
-QUALITIES = ("maj", "min", "7", "maj7", "min7")
+QUALITIES = ("maj", "min", "7", "maj7", "min7", "dim")
+RARE = frozenset({"dim"})           # heard only on clear evidence (`rare_cost`)
 NO_CHORD = "N"
 
 
@@ -39,6 +40,7 @@ class ChordSettings:
     seventh_cost: float = 0.0       # plain triads preferred when the evidence is even
     major_seventh_cost: float = 0.07  # more for maj7: the major third's fifth (its 3rd
                                      # harmonic) is the major seventh
+    rare_cost: float = 0.05         # dim: rare (a passing chord), chosen on clear evidence
     key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
@@ -65,6 +67,8 @@ def _templates(chords: list[Chord | None]) -> tuple[FloatArray, FloatArray, Floa
 
 
 def _cost(chord: Chord | None, settings: ChordSettings) -> float:
+    if chord is not None and chord.quality in RARE:
+        return settings.rare_cost
     if chord is None or len(chord.intervals) < 4:
         return 0.0
     extra = settings.major_seventh_cost if chord.quality == "maj7" else 0.0

@@ -41,8 +41,10 @@ def _compute(times: npt.NDArray[np.float64], spectra: npt.NDArray[np.float64],
              gate_settings: GateSettings, chroma_settings: ChromaSettings,
              out: Connection) -> None:
     """The worker: the follower's gate and chroma over every frame, in order; then its CPU
-    seconds. Ctrl-C is the render's to handle (it ends the worker)."""
+    seconds. Ctrl-C is the render's to handle (it ends the worker), SIGTERM ends it whatever
+    handler the render's process had."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     started = cputime.process_time()
     gate = NoiseGate(gate_settings)
     chroma = NnlsChroma(chroma_settings)
@@ -121,8 +123,11 @@ class ChromaAhead:
         self.close()
 
     def close(self) -> None:
-        """End the worker now (only the process started here)."""
+        """End the worker now (only the process started here): SIGTERM, then SIGKILL."""
         self._connection.close()
         if self._process.is_alive():
             self._process.terminate()
+            self._process.join(timeout=2.0)
+        if self._process.is_alive():
+            self._process.kill()
         self._process.join(timeout=2.0)
