@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,15 @@ def live(take: Path, tmp_path_factory: pytest.TempPathFactory
         if _clean(manager, lines):
             break
     return manager, lines, events
+
+
+def test_a_run_leaves_the_signal_handlers_as_it_found_them(
+        live: tuple[Manager, list[dict], Path]) -> None:
+    """The manager asks Ctrl-C and SIGTERM to stop the show while it runs, and puts the
+    process's own handlers back after: a process forked later (a pool, the render's chroma
+    worker) still dies of SIGTERM (a pool's worker that did not hung the suite once)."""
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
 
 
 def _clean(manager: Manager, lines: list[dict]) -> bool:
