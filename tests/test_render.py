@@ -244,6 +244,7 @@ def test_replay_renders_the_notes_of_a_live_run(live: tuple[Manager, list[dict],
     replayed = [e for e in _lines(events) if "agent" in e]
     key = lambda e: (e["t"], e["agent"], e["voice"], e["midi"], e["vel"], e["dur"])  # noqa: E731
     assert sorted(map(key, replayed)) == sorted(map(key, played))
+    assert set(result.chords) == {e["chord"] for e in live_lines if e.get("kind") == "chord"}
     _, audio = read_wav(stems)
     marks = np.nonzero(audio[:, STEM_CHANNELS["drum_marks"]] > 0.5)[0]
     expected = sorted({round(e["t"] * RATE) for e in played if e["voice"] in KIT})

@@ -168,6 +168,8 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
                     played.notes.append((ring, event))
                     played.lines.append(note_record(event, 0.0))
             played.lines = _merge(replay.heard, played.lines, duration)
+            played.chords = [str(line["chord"]) for line in replay.heard
+                             if line.get("kind") == "chord"]       # what the live run heard
         else:
             chroma = _chroma_ahead(hearing)
             try:
