@@ -21,7 +21,6 @@ import numpy as np
 
 from performia.config import Config
 from performia.events.note import NoteEvent
-from performia.listen.follower import FollowerSettings
 from performia.listen.readings import SpectrumReading
 from performia.listen.rehearsal import TakeError, load_samples, read_take
 from performia.plan import ANSWER_RING
@@ -30,7 +29,7 @@ from performia.render.chroma_ahead import ChromaAhead, ChromaAheadError
 from performia.render.hearing import Hearing, hear, server_signal
 from performia.render.nrt import NrtError, NrtRender, NrtSettings, render_executable
 from performia.render.output import RawWav, check_writable, stem_sources, write_events, write_wav
-from performia.render.performance import ModeChange, Played, perform
+from performia.render.performance import FOLLOWER, ModeChange, Played, perform
 from performia.render.replay import ReplayError, load
 from performia.server import synthdefs
 from performia.transport.event_log import note_record
@@ -139,8 +138,8 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
         scores.setup(score, request.input, take[2] if take else 1, synthdefs.BUILD_DIR,
                      request.master_controls, config.band.seed)
         nrt.open_score()
-        # SynthDefs, tree, the take's buffer: loaded while the analysis runs (a note at the
-        # song's t = 0 goes in a block before it: score.Score)
+        # SynthDefs, tree, the take's buffer: loaded while the analysis runs (with supernova
+        # a note at the song's t = 0 goes in a block before it: score.Score)
         nrt.send(score.take(score.offset - score.block))
         _report(progress, "analysis", 0.0)
         hearing = None
@@ -171,16 +170,7 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
             played.chords = [str(line["chord"]) for line in replay.heard
                              if line.get("kind") == "chord"]       # what the live run heard
         else:
-            chroma = _chroma_ahead(hearing)
-            try:
-                played = perform(config, hearing, duration, send, request.modes,
-                                 request.first_beat, decided=decided, chroma=chroma)
-                if chroma is not None:
-                    chroma.finish()
-                    result.cpu_chroma = chroma.cpu_seconds
-            finally:
-                if chroma is not None:
-                    chroma.close()
+            played = _perform_ahead(request, hearing, duration, send, decided, result)
         dispatcher.release_everything(duration)
         scores.finish(score, (frames + cut) / rate)
         nrt.send(score.take())
@@ -212,14 +202,30 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
     return result
 
 
+def _perform_ahead(request: RenderRequest, hearing: Hearing | None, duration: float,
+                   send: Callable[[NoteEvent, str], None], decided: Callable[[float], None],
+                   result: RenderResult) -> Played:
+    """The band's decisions (`perform`), the follower's chroma computed meanwhile."""
+    chroma = _chroma_ahead(hearing)
+    try:
+        played = perform(request.config, hearing, duration, send, request.modes,
+                         request.first_beat, decided=decided, chroma=chroma)
+        if chroma is not None:
+            chroma.finish()
+            result.cpu_chroma = chroma.cpu_seconds
+        return played
+    finally:
+        if chroma is not None:
+            chroma.close()
+
+
 def _chroma_ahead(hearing: Hearing | None) -> ChromaAhead | None:
-    """The follower's chroma of every /spectrum frame, computed in a worker meanwhile."""
+    """The follower's chroma of every /spectrum frame, started in a worker."""
     spectra = [r for r in hearing.readings if isinstance(r, SpectrumReading)] if hearing else []
     if not spectra:
         return None
-    settings = FollowerSettings()                     # what perform's follower uses
     return ChromaAhead.start([r.time for r in spectra], [r.magnitudes for r in spectra],
-                             settings.gate, settings.chroma)
+                             FOLLOWER.gate, FOLLOWER.chroma)
 
 
 def _take(path: Path | None, rate: int) -> tuple[Any, float, int] | None:

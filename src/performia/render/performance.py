@@ -30,7 +30,7 @@ from performia.conductor.listening import (
 )
 from performia.config import MODES, Config
 from performia.events.note import NoteEvent
-from performia.listen.follower import Chroma, Follower
+from performia.listen.follower import Chroma, Follower, FollowerSettings
 from performia.listen.readings import Reading
 from performia.plan import ANSWER_RING
 from performia.render.hearing import Accent, Hearing
@@ -45,6 +45,7 @@ Send = Callable[[NoteEvent, str], None]
 
 
 DECIDED_EVERY = 0.5      # s of song time between two `decided` calls of `perform`
+FOLLOWER = FollowerSettings()   # the follower's settings: the live ears' (the defaults)
 
 @dataclass(frozen=True)
 class ModeChange:
@@ -136,7 +137,7 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
         if abs(beat - round(beat)) < 1e-9:
             played.beats.append((beat, clock.tempo.time_at(beat)))
     loop.before_step = count_beat
-    follower = Follower(harmony, listening,
+    follower = Follower(harmony, listening, settings=FOLLOWER,
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
                         on_event=heard, chroma=chroma)
     share_scores(follower, book)
