@@ -74,7 +74,7 @@ class ChromaAhead:
         self._ready: deque[tuple[bool, NoteFrame, float]] = deque()
         self._left = count
         self._tuning = 0.0
-        self.cpu_seconds = 0.0          # the worker's, once `close` has read it
+        self.cpu_seconds = 0.0          # the worker's, once `finish` has read it
 
     @property
     def tuning(self) -> float:

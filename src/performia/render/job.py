@@ -133,8 +133,7 @@ def render(request: RenderRequest, progress: Progress | None = None) -> RenderRe
     try:
         children = _children_cpu()
         nrt.start()
-        grid = None if settings.supernova else scores.ScsynthGrid(rate, block)
-        score = scores.Score(block / rate, grid)
+        score = scores.Score(block / rate, scores.server_clock(settings.supernova, rate, block))
         scores.setup(score, request.input, take[2] if take else 1, synthdefs.BUILD_DIR,
                      request.master_controls, config.band.seed)
         nrt.open_score()

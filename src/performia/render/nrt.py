@@ -11,7 +11,7 @@ Both play the same SynthDefs and the same score; scsynth renders the 32-bar benc
 calibration at its start (measured here, docs/PERFORMANCE.md). The song's sample 0 is the
 same in both outputs: supernova plays what `OffsetOut` writes a block late, and its score
 starts those notes a block early; scsynth's timetags are placed on its own block clock
-(`score.ScsynthGrid`).
+(`score.server_clock`).
 
 Determinism: scsynth seeds the noise generator all synths share from the clock; the
 score's first synth, `seed_noise`, reseeds it (score.setup). supernova runs with `-T 1`
@@ -67,7 +67,6 @@ class NrtSettings:
     @property
     def supernova(self) -> bool:
         return "supernova" in Path(self.executable).name
-
 
 
 def command(settings: NrtSettings, score: Path, output: Path) -> list[str]:

@@ -52,6 +52,21 @@ def nrt_timetag(seconds: float) -> bytes:
 
 
 @dataclass(frozen=True)
+class SupernovaClock:
+    """supernova -N's clock: timetags in seconds from the render's start; what `OffsetOut`
+    writes comes a block late, so a note's start goes `note_lead` (a block) early (Score)."""
+
+    block: float                              # seconds
+
+    @property
+    def note_lead(self) -> float:
+        return self.block
+
+    def timetag(self, seconds: float) -> bytes:
+        return nrt_timetag(seconds)
+
+
+@dataclass(frozen=True)
 class ScsynthGrid:
     """scsynth -N's clock (SC_World.cpp, World_NonRealTimeSynthesis): block k starts at
     k · floor(block / 2⁻³² s) in timetag units (the increment is truncated, so its blocks
@@ -60,10 +75,12 @@ class ScsynthGrid:
     sample floor(its offset in that block + 0.5), clamped to the block's last sample. So
     a bundle exactly on a block's start would run a block early, on its last sample.
     `timetag` places a time on its nearest sample on that clock, plus a tenth of a
-    sample: it runs in the block holding that sample, on that sample, at any length."""
+    sample: it runs in the block holding that sample, on that sample, at any length, and
+    a note needs no lead."""
 
     rate: int
     block_frames: int
+    note_lead: float = 0.0
 
     def timetag(self, seconds: float) -> bytes:
         sample = round(seconds * self.rate)
@@ -71,6 +88,16 @@ class ScsynthGrid:
         increment = int(self.block_frames / (self.rate * (1.0 / 4294967296.0)))
         units = blocks * increment + round((within + 0.1) * 4294967296.0 / self.rate)
         return _TIMETAG.pack(units >> 32, units & 0xFFFFFFFF)
+
+
+ServerClock = SupernovaClock | ScsynthGrid
+
+
+def server_clock(supernova: bool, rate: int, block_frames: int) -> ServerClock:
+    """The -N server's clock, which the score's timetags are placed on."""
+    if supernova:
+        return SupernovaClock(block_frames / rate)
+    return ScsynthGrid(rate, block_frames)
 
 
 def live_time(datagram: bytes) -> float | None:
@@ -100,10 +127,11 @@ class Score:
 
     scsynth -N runs a bundle in the block holding its time and an `OffsetOut` note sounds
     on its exact sample, as the live server does, when the timetag is on scsynth's own
-    block clock (`grid`): with scsynth nothing is placed early."""
+    block clock: with scsynth nothing is placed early. Each server's `clock` says where
+    its timetags go and how early a note starts (`note_lead`)."""
 
     block: float                              # seconds
-    grid: ScsynthGrid | None = None           # scsynth: its clock (below); supernova: None
+    clock: ServerClock                        # where the -N server's timetags go
     entries: list[tuple[float, int, bytes]] = field(default_factory=list)
     handed_over: float = -math.inf            # score seconds before which all was taken
     count: int = 0                            # bundles added so far
@@ -123,15 +151,14 @@ class Score:
     def add_datagram(self, song_time: float, datagram: bytes, early: bool = False) -> None:
         """A bundle (any timetag) placed at `song_time`; `early`: it starts an OffsetOut
         synth (see above)."""
-        lead = self.block if early and self.grid is None else 0.0
+        lead = self.clock.note_lead if early else 0.0
         self._put(self.offset + song_time - lead, datagram)
 
     def _put(self, seconds: float, datagram: bytes) -> None:
         if seconds < self.handed_over:
             raise ValueError(f"a bundle at {seconds:.6f} s of the score came after the score "
                              f"up to {self.handed_over:.6f} s was handed to the server")
-        tag = nrt_timetag(seconds) if self.grid is None else self.grid.timetag(seconds)
-        stamped = datagram[:8] + tag + datagram[16:]
+        stamped = datagram[:8] + self.clock.timetag(seconds) + datagram[16:]
         self.entries.append((seconds, self.count, stamped))
         self.count += 1
 
