@@ -43,7 +43,8 @@ def performia_recogniser() -> Recogniser:
                          "use --recogniser baseline") from error
 
     def hear(samples: np.ndarray, sample_rate: int, truth: dict[str, Any]) -> HeardLike:
-        heard: HeardLike = hear_take(samples, sample_rate)
+        meter = int(truth.get("beats_per_bar", 4))          # the band knows its meter
+        heard: HeardLike = hear_take(samples, sample_rate, beats_per_bar=meter)
         return heard
     return hear
 

@@ -178,3 +178,38 @@ def test_a_sparser_bar_does_not_halve_the_tempo() -> None:
     tracker, states = track(train(kept, seconds))
     late = [s for s in states if 10.0 <= s.time <= beats[-1]]
     assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}
+
+
+def test_chords_changing_every_bar_tell_the_tempo_level() -> None:
+    """Equal quarter plucks at 150 BPM alone are heard at 75 (see above); with the chord
+    changing on every bar line, a bar of 75 would hold two changes, so the tracker hears
+    150: chords change on bar lines, mostly once a bar."""
+    seconds, bpm = 24.0, 150.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    bars = beats[::4]
+    alone, _ = track(train(beats, seconds))
+    tracker, states = track(train(beats, seconds), chord_changes=bars[1:])
+    assert abs(alone.state.bpm - bpm / 2) <= 0.02 * bpm / 2
+    late = [s for s in states if 12.0 <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}
+
+
+def test_chord_changes_put_the_beat_on_the_right_eighths() -> None:
+    """Even eighth notes, all alike (an arpeggio): which eighths are the beats is a coin
+    toss from the onsets; the chords change on the bar lines, and the beats follow them."""
+    seconds, bpm = 24.0, 84.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    eighths = sorted(beats + [b + 30.0 / bpm for b in beats])
+    rng = np.random.default_rng(3)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    for i, start in enumerate(eighths):
+        note = pluck((196.0, 247.0, 294.0, 392.0)[i % 4], 0.5)
+        at = int((start + rng.normal(0.0, 0.004)) * RATE)
+        out[at:at + note.size] += note[:max(out.size - at, 0)]
+    samples = np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+    bars = beats[::4]
+    for offset in (0.0, 30.0 / bpm):                 # the changes on either set of eighths
+        tracker, _ = track(samples, chord_changes=[b + offset for b in bars[1:]])
+        truth = np.array([b + offset for b in beats if b >= 10.0])
+        heard = np.array([b for b in tracker.beats if 10.0 <= b <= beats[-1] + 0.1])
+        assert mir_eval.beat.f_measure(truth, heard) >= 0.9, offset

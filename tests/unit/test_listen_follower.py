@@ -214,3 +214,21 @@ def test_a_failing_sink_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -
     follower = Follower(harmony, Listening(), bar_at, on_event=broken)
     assert follower.handle(TakeEndReading(1.0, 1000, 0))
     assert "events sink failed" in caplog.text
+
+
+def test_the_beat_tracker_hears_the_harmony_change_on_the_bar_lines() -> None:
+    """The label changes that are changes of the harmony reach the beat tracker with the
+    time they began (the strum), which tells it the bar and the beats."""
+    follower, _, _, player = make()
+    for label in ("G:maj", "E:min", "C:maj7", "D:7", "G:maj"):
+        player.strum(label, BAR)
+    changes = follower.rhythm.tracker.chord_changes
+    assert len(changes) == 5, changes
+    assert all(abs(change - bar * BAR) <= 0.12 for bar, change in enumerate(changes)), changes
+
+
+def test_the_tracker_counts_the_bands_meter() -> None:
+    harmony = HarmonicContext.from_labels("E:min", ["E:min"])
+    follower = Follower(harmony, Listening(), bar_at, FollowerSettings.in_meter(3))
+    assert follower.rhythm.tracker.beats_per_bar == 3
+    assert Follower(harmony, Listening(), bar_at).rhythm.tracker.beats_per_bar == 4

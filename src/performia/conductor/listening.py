@@ -25,7 +25,7 @@ from performia.events.note import NoteEvent
 from performia.events.ring import RingWriter
 from performia.listen import readings
 from performia.listen.chroma_worker import ChromaWorker
-from performia.listen.follower import Follower
+from performia.listen.follower import Follower, FollowerSettings
 from performia.listen.frontend import CHORD_SPECTRUM, ONSET_BANDS
 from performia.processes import set_background_realtime
 from performia.server.osc import OscClient
@@ -63,6 +63,7 @@ class Ears:
         self.chroma = ChromaWorker()      # the numerical work away from our interpreter lock
         self.follower = Follower(harmony, listening,
                                  bar_at=lambda t: tempo().beat_at(t) / tempo().beats_per_bar,
+                                 settings=FollowerSettings.in_meter(config.timing.beats_per_bar),
                                  on_event=self._on_event, chroma=self.chroma)
         if book is not None:
             share_scores(self.follower, book)

@@ -11,7 +11,11 @@ lowest bins), and returns a `BeatState`. Inside:
   at 1 and 2 beats (`beat_weights`) and at a bar (`beats_per_bar` beats, `bar_weight`: the
   pattern repeats every bar, which keeps a syncopated comp — the Charleston, 3+3+2 — from
   being heard at 3:2 or 4:3 of its tempo), times a log-normal preference around `preferred`
-  BPM (σ `spread` octaves). Parabolic refinement gives a fraction of a BPM.
+  BPM (σ `spread` octaves), times the **harmonic rhythm** (`change_tempo`): how well the
+  candidate's bar fits the intervals between the chord changes heard (chords change on bar
+  lines: every bar weighs most, then every 2, 3, 4 bars or half a bar, `change_bars`); it
+  tells 176 quarter strums from 88, and 62 BPM arpeggios from 124, where the onsets cannot.
+  Parabolic refinement gives a fraction of a BPM.
 * **Staying on a tempo.** Once locked, the best candidate within ±`tempo_window` of the tempo
   held is taken unless a tempo outside has won `tempo_relock` estimates in a row; when that
   tempo is a metrical relative of the one held (×2, ×½, ×3/2, ×2/3) it must win
@@ -20,9 +24,12 @@ lowest bins), and returns a `BeatState`. Inside:
 * **Phase.** A comb of beat-spaced teeth (recent beats weighted more, each tooth fading over
   ±`phase_tolerance` s) slid over the last beat period of the accents — `bass_phase` of the
   bass strength, the rest of the full strength — tells where the beats of that tempo fall
-  best; that predicts the next beat. The bass carries the beat where the off-beats are
-  brighter (Travis picking: the thumb on the beats, treble notes between; down strums, which
-  reach the low strings, against up strums, which do not).
+  best, plus `change_phase` × the share of the recent chord changes on its beats (a change
+  falls on a beat: in an arpeggio of even eighths, or a swung comp with the accent on the
+  "and", that tells which notes are the beats); that predicts the next beat. The bass
+  carries the beat where the off-beats are brighter (Travis picking: the thumb on the beats,
+  treble notes between; down strums, which reach the low strings, against up strums, which
+  do not).
 * **Beat clock** (a phase-locked loop): the band follows a clock (`next_beat`, `period`) that
   moves towards the prediction by `phase_gain` of the phase error and `period_gain` of the
   tempo difference at every analysis. The comb looks at several beats, so one pushed strum
@@ -39,6 +46,7 @@ lowest bins), and returns a `BeatState`. Inside:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -86,6 +94,14 @@ class BeatSettings:
     phase_tolerance: float = 0.045     # s, the phase comb's teeth fade over ± this
     bass_phase: float = 0.75          # share of the bass strength in the phase comb
     bass_tempo: float = 0.0           # weight of the bass strength in the tempo analysis
+    changes_kept: int = 8             # chord changes remembered for the harmonic rhythm
+    change_window: float = 24.0       # s: changes older than this are forgotten
+    change_spread: float = 0.08       # s: how far a change may fall from a bar line / beat
+    change_tempo: float = 1.0         # weight of the harmonic rhythm in the tempo choice
+    change_bars: tuple[float, ...] = (1.0, 0.8, 0.5, 0.5, 0.3)   # an interval of 1, 2, 3, 4
+                                      # bars; half a bar (its last value)
+    change_floor: float = 0.1         # an interval that fits no bar line
+    change_phase: float = 0.6         # weight of the changes in the phase fit
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high:
@@ -172,6 +188,7 @@ class BeatTracker:
         self._pending_accents: list[tuple[float, int]] = []
         self._pending_changes: list[float] = []
         self._downbeat = 0
+        self._changes: deque[float] = deque(maxlen=s.changes_kept)
         self.state = BeatState()
         self.beats: list[float] = []
         self.downbeats: list[float] = []
@@ -215,10 +232,17 @@ class BeatTracker:
         """The heard chord changed; `time` is when the new chord began (the strum that
         brought it, if known: pass the recogniser's detection time minus its usual delay).
         It votes for the beat nearest to it as the bar's 1."""
+        if math.isfinite(time):
+            self._changes.append(time)
         period = self.state.period
         if period <= 0:
             return
         self._credit_change(time, period)
+
+    @property
+    def chord_changes(self) -> tuple[float, ...]:
+        """The chord changes remembered (their start times, oldest first)."""
+        return tuple(self._changes)
 
     @property
     def bar_phase(self) -> float:
@@ -290,6 +314,8 @@ class BeatTracker:
         at = np.interp(self._lags, self._lag_axis, periodicity)
         np.clip(at, 0.0, None, out=at)
         scores = (at @ self._lag_weights) * self._prior
+        if s.change_tempo > 0:
+            scores = scores * self._harmonic_rhythm() ** s.change_tempo
         best = int(np.argmax(scores))
         if held > 0:
             near = np.abs(np.log(self._bpms / held)) <= s.tempo_window
@@ -308,12 +334,47 @@ class BeatTracker:
         confidence = float(np.clip(at[best, 1:].max(), 0.0, 1.0))
         return bpm, confidence
 
+    def _recent_changes(self) -> list[float]:
+        now = self.state.time
+        return [c for c in self._changes if now - c <= self.settings.change_window]
+
+    def _harmonic_rhythm(self) -> FloatArray:
+        """How well each candidate tempo's bars fit the intervals between the chord changes
+        heard (1 for every candidate when fewer than two intervals are known): chords
+        change on bar lines, mostly every bar, sometimes every two or four, or half a bar."""
+        s = self.settings
+        changes = self._recent_changes()
+        if len(changes) < 3:
+            return np.ones(self._bpms.size)
+        intervals = np.diff(np.asarray(changes))
+        bars = self.beats_per_bar * 60.0 / self._bpms
+        multiples = np.array((1.0, 2.0, 3.0, 4.0, 0.5))
+        weights = np.asarray(s.change_bars)
+        expected = bars[:, None, None] * multiples[None, None, :]
+        miss = (intervals[None, :, None] - expected) / s.change_spread
+        fit = (np.exp(-0.5 * miss ** 2) * weights).max(axis=2)
+        return np.asarray(np.maximum(fit, s.change_floor).mean(axis=1), dtype=np.float64)
+
+    def _change_fit(self, lag: float, time: float, size: int) -> FloatArray:
+        """Share of the recent chord changes on a beat of a comb `lag` frames apart ending
+        `offset` frames ago, for offsets 0 .. lag−1."""
+        changes = self._recent_changes()
+        if not changes:
+            return np.zeros(size)
+        ages = (time - np.asarray(changes)) / self.frame_seconds
+        offsets = np.arange(size, dtype=np.float64)
+        miss = (ages[None, :] - offsets[:, None] + lag / 2) % lag - lag / 2
+        spread = self.settings.change_spread / self.frame_seconds
+        return np.asarray(np.exp(-0.5 * (miss / spread) ** 2).mean(axis=1), dtype=np.float64)
+
     def _predict_beat(self, envelope: FloatArray, lag: float, time: float,
                       state: BeatState, clock: float) -> float:
         """When the next beat falls: where beats `lag` frames apart fit the strength best,
         near the clock's own beats unless somewhere else has fitted much better for a while."""
         s = self.settings
         fit = self._phase_fit(envelope, lag)
+        if s.change_phase > 0:
+            fit = fit + s.change_phase * float(fit.max()) * self._change_fit(lag, time, fit.size)
         best = int(np.argmax(fit))
         chosen = best
         if math.isfinite(state.next_beat):

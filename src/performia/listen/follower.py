@@ -24,7 +24,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -76,6 +76,12 @@ class FollowerSettings:
     chords: ChordSettings = field(default_factory=ChordSettings)
     key: KeySettings = field(default_factory=KeySettings)
     rhythm: RhythmSettings = field(default_factory=RhythmSettings)
+
+    @classmethod
+    def in_meter(cls, beats_per_bar: int) -> FollowerSettings:
+        """The defaults, with the beat tracker counting `beats_per_bar` beats to the bar (the
+        band's meter: the bar's length is what the chord changes and accents tell)."""
+        return cls(rhythm=replace(RhythmSettings(), beats_per_bar=beats_per_bar))
 
 
 @dataclass
@@ -201,10 +207,10 @@ class Follower:
         if self.on_scores is not None:
             self.on_scores(time - WINDOW_CENTRE, self.chords.last_scores)
         if changed:
+            since = self.change_timer.began(time, old, self.chords.state)
+            self.rhythm.chord_changed(time, since, chord)
             if chord is not None:
                 self.harmony.heard_chord = chord
-                self.rhythm.chord_changed(time)
-            since = self.change_timer.began(time, old, self.chords.state)
             events.append({"t": time, "kind": "chord", "chord": self.chords.label(),
                            "confidence": round(self.chords.confidence, 3),
                            "since": round(since, 4)})

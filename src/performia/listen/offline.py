@@ -49,15 +49,17 @@ def readings_of(samples: npt.ArrayLike, sample_rate: int,
 
 
 def hear_take(samples: npt.ArrayLike, sample_rate: int, key: str | None = None,
-              settings: FollowerSettings | None = None) -> Heard:
+              settings: FollowerSettings | None = None, beats_per_bar: int = 4) -> Heard:
     """The chords, key, beats and tempo the live chain would report for this take. `key`:
-    the configured key the follower starts from (None: none, the key must be heard)."""
+    the configured key the follower starts from (None: none, the key must be heard);
+    `beats_per_bar`: the band's meter (used when `settings` is None)."""
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
     stream = readings_of(x, sample_rate)
     harmony = HarmonicContext.from_labels(key or "C:maj", [key or "C:maj"])
-    follower = Follower(harmony, Listening(), bar_at=lambda t: t / 2.0, settings=settings)
+    follower = Follower(harmony, Listening(), bar_at=lambda t: t / 2.0,
+                        settings=settings or FollowerSettings.in_meter(beats_per_bar))
     if key is None:
         follower.keys = KeyEstimator(follower.settings.key)     # nothing to start from
     chords: list[tuple[float, str]] = []

@@ -5,7 +5,9 @@ downbeat (beat.py), causally, one frame at a time.
                                events it caused: {"kind": "onset", "amp"}, {"kind": "tempo",
                                "bpm", "confidence"} when the tempo heard moves, {"kind":
                                "beat", "beat": 0..3, "bpm"} when a beat is passed
-    chord_changed(time)        the chord recogniser heard a change (it votes for the 1)
+    chord_changed(time, began, chord)  the recogniser's label changed at `time`, the change
+                               began at `began`; changes of the harmony (harmonic_rhythm.py)
+                               tell the tracker the bar and the beats, and vote for the 1
     bpm, state, beats, downbeats
 """
 
@@ -17,15 +19,17 @@ from typing import Any
 import numpy.typing as npt
 
 from performia.listen.beat import BeatSettings, BeatState, BeatTracker
+from performia.listen.harmonic_rhythm import HarmonicRhythm, HarmonicRhythmSettings
 from performia.listen.onsets import OnsetDetector, OnsetSettings
+from performia.theory import Chord
 
 
 @dataclass(frozen=True)
 class RhythmSettings:
     beats_per_bar: int = 4
     tempo_step: float = 1.0          # BPM the heard tempo must move before it is reported
-    chord_delay: float = 0.3         # s from a chord change to the recogniser reporting it
     onsets: OnsetSettings = field(default_factory=OnsetSettings)
+    changes: HarmonicRhythmSettings = field(default_factory=HarmonicRhythmSettings)
     beat: BeatSettings = field(default_factory=BeatSettings)
 
 
@@ -40,6 +44,7 @@ class Rhythm:
         self.settings = s = settings or RhythmSettings()
         self.onsets = OnsetDetector(s.onsets)
         self.tracker = BeatTracker(s.beat, beats_per_bar=s.beats_per_bar)
+        self.changes = HarmonicRhythm(s.changes)
         self.state = BeatState()
         self.bpm: float | None = None
 
@@ -53,6 +58,9 @@ class Rhythm:
 
     def update(self, time: float, magnitudes: npt.ArrayLike) -> RhythmHeard:
         strength, onset = self.onsets.update(time, magnitudes)
+        began = self.changes.confirmed(time)
+        if began is not None:
+            self.tracker.note_chord_change(began)
         self.state = state = self.tracker.update(time, strength, self.onsets.bass_strength)
         events: list[dict[str, Any]] = []
         if onset is not None:
@@ -67,6 +75,8 @@ class Rhythm:
                            "bpm": round(state.bpm, 1)})
         return RhythmHeard(None if onset is None else onset.time, events)
 
-    def chord_changed(self, time: float) -> None:
-        """A chord change reported at `time` (it began about `chord_delay` earlier)."""
-        self.tracker.note_chord_change(time - self.settings.chord_delay)
+    def chord_changed(self, time: float, began: float, chord: Chord | None) -> None:
+        """The recogniser's label became `chord` (None: no chord) at `time`; the change
+        began at `began` (`ChangeTimer.began`: the strum that brought it, when one is
+        near). The tracker hears it once it is a change of the harmony."""
+        self.changes.heard(time, began, chord)
