@@ -284,3 +284,39 @@ def test_a_torn_tracker_cannot_drag_the_band_away_from_the_tempo() -> None:
     period = 60.0 / 132.0
     assert max(abs(s / period - 1.0) for s in spacings) <= 0.06 + 1e-6
     assert abs(loop.clock.tempo.bpm - 132.0) < 132.0 * 0.06 + 1e-6
+
+
+class LateTracker(Guitarist):
+    """A fast guitarist whose beats the tracker reports only from `found` s on (its first
+    seconds go into finding the tempo), counting its beats from there."""
+
+    def __init__(self, bpm: float, found: float) -> None:
+        super().__init__(bpm)
+        self.found = found
+
+    def state(self, now: float) -> GuitarBeat | None:
+        heard = super().state(now)
+        if heard is None or now < self.found:
+            return None
+        counted = len([b for b in self.beats(now) if b >= self.found])
+        return dataclasses.replace(heard, beats=counted, started=self.first)
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_the_band_is_in_within_four_bars_of_the_guitarists_first_note(started: bool) -> None:
+    """At 176 BPM the tracker's first 3.4 s are 2.5 bars: two more bars of its beats and the
+    next bar line would make 5. Knowing when the guitarist began, the band comes in by the
+    fourth bar; not knowing it, after `come_in_bars` bars of beat, as before."""
+    guitarist = LateTracker(176.0, found=3.4)
+    if not started:
+        guitarist.state = lambda now: (                       # type: ignore[method-assign]
+            None if (s := LateTracker.state(guitarist, now)) is None
+            else dataclasses.replace(s, started=None))
+    _, _, events, _ = play(FollowSettings(offset=0.0), guitarist, seconds=12.0)
+    come_in = [e for e in events if e["kind"] == "come_in"]
+    assert len(come_in) == 1
+    entry = float(come_in[0]["t"])                         # type: ignore[arg-type]
+    downbeats = guitarist.beats(30)[::4]
+    bars = (entry - guitarist.first) / (4 * 60.0 / 176.0)
+    assert min(abs(entry - d) for d in downbeats) < 0.002
+    assert (bars <= 4.0 + 1e-6) if started else (bars > 4.0)

@@ -21,7 +21,9 @@ Coming in (`come_in`):
 * `count_in` one bar of clicks at the configured tempo, the band from bar 1 (a take played
              with `--tempo` lines up with the band's bars from t = 0);
 * `listen`   the band listens (silent) until the tracker has the beat and a downbeat for
-             `come_in_bars` bars, and comes in on the guitarist's next downbeat; before it
+             `come_in_bars` bars (or, once it is sure of the beat, by the downbeat
+             `latest_bars` bars after the guitarist's first note, whichever comes first),
+             and comes in on the guitarist's next downbeat; before it
              is in, the map is simply replaced (nothing sounds, nothing can jump);
 * `pedal`    as `listen`, but the band comes in at the bar line after the pedal (a mode
              change) once it has the beat.
@@ -149,7 +151,7 @@ class TempoFollower:
             if self.realign is not None:
                 current = math.floor((step + EPSILON) / bpb)
                 self.realign(current, new.time_at(current * bpb))
-        ready = self.locked_bars >= s.come_in_bars
+        ready = self.locked_bars >= s.come_in_bars or self._last_chance(guitar, beat)
         if self.come_in == "pedal":
             ready = self.pedal
         elif guitar.downbeat_confidence <= 0.0 and self.locked_bars < s.give_up_bars:
@@ -162,6 +164,18 @@ class TempoFollower:
                 self.on_event({"t": round(self.clock.tempo.time_at(bar_line), 6),
                                "kind": "come_in", "beat": bar_line,
                                "bpm": round(self.clock.tempo.bpm, 2)})
+
+    def _last_chance(self, guitar: GuitarBeat, beat: float) -> bool:
+        """The bar line after the next falls more than `latest_bars` bars after the
+        guitarist's first note: come in on the next, once a bar of beat is heard with
+        confidence."""
+        sure = guitar.confidence >= self.settings.sure
+        if guitar.started is None or self.locked_bars < 1 or not sure:
+            return False
+        tempo = self.clock.tempo
+        after_next = tempo.next_bar(beat + 0.25) + tempo.beats_per_bar
+        bars = self.settings.latest_bars * tempo.beats_per_bar * guitar.period
+        return tempo.time_at(after_next) > guitar.started + bars
 
     def _where_the_one_is(self, downbeat: float, now: float, period: float, bpb: int) -> float:
         """The tracker's next downbeat, moved to where the chord changes heard so far fall

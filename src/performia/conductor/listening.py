@@ -226,7 +226,8 @@ def tell_beat(book: StateBook, follower: Follower) -> None:
                               next_beat=state.next_beat, confidence=state.confidence,
                               last_beat=beats[-1] if beats else None,
                               beat_in_bar=state.beat_in_bar, beats=len(beats),
-                              downbeat_confidence=state.downbeat_confidence))
+                              downbeat_confidence=state.downbeat_confidence,
+                              started=follower.rhythm.tracker.first_attack))
 
 
 def tell_book(book: StateBook, event: dict[str, Any]) -> None:

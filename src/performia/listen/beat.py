@@ -240,6 +240,11 @@ class BeatTracker:
         self._credit_change(time, period)
 
     @property
+    def first_attack(self) -> float | None:
+        """When the first attack was heard (None before one)."""
+        return self._first_attack
+
+    @property
     def chord_changes(self) -> tuple[float, ...]:
         """The chord changes remembered (their start times, oldest first)."""
         return tuple(self._changes)

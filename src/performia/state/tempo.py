@@ -19,7 +19,8 @@ class GuitarBeat:
     """`period` s per beat (0 until the tracker locks); `next_beat`: when the coming beat of
     the guitarist falls (clock seconds); `last_beat`: the last beat passed (None before
     any), `beat_in_bar` its place in the bar (0 = the guitarist's downbeat); `beats`: how
-    many beats were passed so far; `confidence`, `downbeat_confidence` 0..1."""
+    many beats were passed so far; `confidence`, `downbeat_confidence` 0..1; `started`:
+    the guitarist's first attack (clock seconds; None before one)."""
 
     time: float
     period: float
@@ -29,6 +30,7 @@ class GuitarBeat:
     beat_in_bar: int = 0
     beats: int = 0
     downbeat_confidence: float = 0.0
+    started: float | None = None
 
     @property
     def locked(self) -> bool:
@@ -56,6 +58,8 @@ class FollowSettings:
     come_in: str = "listen"
     come_in_bars: int = 2            # bars of the guitarist's beat heard before coming in
     give_up_bars: int = 4            # ... and at most this many once the beat is found
+    latest_bars: float = 4.0         # in on a downbeat at most this many bars after the
+                                     # guitarist's first note, once the beat is found
     phase_gain: float = 0.5          # share of the phase error corrected per beat
     period_gain: float = 0.5         # share of the tempo difference taken per beat
     max_change: float = 0.05         # at most this share of the period per beat
