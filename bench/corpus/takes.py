@@ -236,6 +236,21 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      _bars(("I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "open", "D.DuD.Du", {}),
     ("blues", 29, "fluidr3", "B:maj", 126, 4,
      _bars(("I7 I7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "barre", "D.D.D.D.", {}),
+    # strummed takes (added in the fifth session, for the first chord and the band's entry)
+    ("strum", 25, "timgm", "A:maj", 116, 4, _bars(("I IV vi V", 3)), "open", "D.DU.UDU", {}),
+    ("strum", 29, "fluidr3", "C#:min", 144, 4, _bars(("i VI III VII", 3)), "barre", "D.D.DUDU",
+     {"ring": False}),
+    ("strum", 27, "timgm", "Bb:maj", 78, 4, _bars(("I vi7 IVmaj7 V7", 2)), "barre", "D.DU.UDU",
+     {}),
+    ("strum", 25, "fluidr3", "E:maj", 100, 4, _bars(("I V/3 vi IV", 3)), "inverted", "D.DUDUDU",
+     {"spread_ms": (15.0, 35.0)}),
+    ("strum", 30, "timgm", "G:min", 168, 4, _bars(("i iv VII III", 3)), "barre", "DdDdDdDd",
+     {"ring": False, "spread_ms": (5.0, 12.0)}),
+    ("strum", 25, "fluidr3", "F:maj", 90, 3, _bars(("I IV V7 I", 2)), "open", "D.DUDU", {}),
+    ("strum", 27, "timgm", "D:maj", 132, 4, _bars(("I Vsus4 V vi IV", 2)), "open", "D.DUDUDU",
+     {}),
+    ("strum", 29, "fluidr3", "Eb:min", 110, 4, _bars(("i VI VII i", 3)), "barre", "D.DU.UDU",
+     {}),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from performia.listen.chords import QUALITIES, ChordRecognizer, vocabulary
+from performia.listen.chords import QUALITIES, ChordRecognizer, ChordSettings, vocabulary
 from performia.listen.chroma import NOTES, NoteFrame
 from performia.theory import Chord
 
@@ -98,3 +98,38 @@ def test_no_look_ahead() -> None:
     for cut in (7, 23, 41):
         other = frames[:cut] + [frame_of("F#:min", noise=0.2)] * 10
         assert decode(other)[:cut] == full[:cut]
+
+
+
+def a_major(noise: float = 0.2) -> NoteFrame:
+    """An A major frame with every other note at `noise` (a real strum's smear)."""
+    treble = np.full(12, noise)
+    treble[list(Chord.parse("A:maj").pitch_classes)] += 1.0
+    low = np.zeros(12)
+    low[9] = 1.0
+    return NoteFrame(treble, low, np.zeros(NOTES), 1.0)
+
+
+def coming_in(recogniser: ChordRecognizer, rest: int) -> list[str]:
+    """`rest` frames with the gate closed, three that look like no chord (a strum's
+    first frames: one note), then A major: the labels from the first open frame on."""
+    for _ in range(rest):
+        recogniser.update(a_major(), gate_open=False)
+    return decode([frame_of(None)] * 3 + [a_major()] * 6, recogniser)
+
+
+def test_the_first_chord_after_a_rest_overturns_the_attack_a_frame_sooner() -> None:
+    """After a rest, "no chord" is left as easily as it is entered (`none_stay`) for the
+    first `coming_in` frames: the chord is heard on its second frame, not its third."""
+    heard = coming_in(ChordRecognizer(), rest=20)
+    sticky = coming_in(ChordRecognizer(ChordSettings(coming_in=0)), rest=20)
+    assert heard[:4] == ["N"] * 4 and heard[4] == "A:maj", heard
+    assert sticky[:5] == ["N"] * 5 and sticky[5] == "A:maj", sticky
+
+
+def test_a_short_dip_of_the_gate_is_not_coming_in() -> None:
+    """Only after a real rest (`rested` frames) is "no chord" left more easily."""
+    recogniser = ChordRecognizer()
+    decode([frame_of("G:maj")] * 20, recogniser)
+    dip = coming_in(recogniser, rest=2)
+    assert dip[:5] == ["N"] * 5 and dip[5] == "A:maj", dip

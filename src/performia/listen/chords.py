@@ -35,6 +35,11 @@ NO_CHORD = "N"
 class ChordSettings:
     sharpness: float = 9.0          # log-likelihood per unit of score, per frame
     stay: float = 0.9               # probability of keeping the chord from one frame to the next
+    none_stay: float = 0.5          # ... and of keeping "no chord" in the first `coming_in`
+    coming_in: int = 8              # frames after the guitar comes in (a strum's first frames
+                                    # look like no chord: the first chord must not wait ~0.5 s
+                                    # to overturn them) ...
+    rested: int = 12                # ... after at least this many frames of silence (~1 s)
     bass_root: float = 0.25         # score × the bass chroma's share on the root
     bass_tone: float = 0.10         # score × its share on any chord tone
     seventh_cost: float = 0.0       # plain triads preferred when the evidence is even
@@ -92,6 +97,10 @@ class ChordRecognizer:
         self._was_open = False
         self._in_key = np.zeros(len(self.chords))
         self.last_scores = np.zeros(len(self.chords))   # the last frame's scores (log-like)
+        self._since_open = 0                # frames since the guitar came in
+        self._closed = s.rested             # frames of silence (the start counts as rested)
+        self._stay = np.full(size, s.stay)
+        self._stay[self.none_index] = s.none_stay
 
     def set_key(self, key: Key | None) -> None:
         """The key heard: chords whose triad lies in its scale (the raised seventh of the
@@ -145,8 +154,13 @@ class ChordRecognizer:
         if gate_open and not self._was_open:
             # the guitar comes in: what it plays now owes nothing to the silence before
             self.belief = np.full(size, 1.0 / size)
+            self._since_open = 0 if self._closed >= s.rested else s.coming_in
         self._was_open = gate_open
-        prior = s.stay * self.belief + (1.0 - s.stay) * (1.0 - self.belief) / (size - 1)
+        self._closed = 0 if gate_open else self._closed + 1
+        self._since_open += 1
+        stay = self._stay if gate_open and self._since_open <= s.coming_in else s.stay
+        leave = (1.0 - stay) * self.belief
+        prior = stay * self.belief + (leave.sum() - leave) / (size - 1)
         posterior = prior * like
         self.belief = posterior / posterior.sum()
         self.last_scores = log_like
