@@ -44,6 +44,8 @@ def same_harmony(new: Chord, old: Chord) -> bool:
 
 
 class HarmonicRhythm:
+    """Fed every label change (`heard`) and asked every frame (`confirmed`)."""
+
     def __init__(self, settings: HarmonicRhythmSettings | None = None) -> None:
         self.settings = settings or HarmonicRhythmSettings()
         self._held: Chord | None = None             # the harmony of the last change passed on
@@ -54,24 +56,33 @@ class HarmonicRhythm:
         """The recogniser's label became `chord` (None: no chord) at `time`; the change
         began at `began`."""
         candidate = self._candidate
-        if chord is None:                            # the chord held ended here; if another
-            self._candidate = None                   # follows soon, its change began here
-            self._interrupted = _Candidate(self._held, began, time, ended=True) \
-                if self._held else None
-            return
-        if candidate is not None and same_harmony(chord, candidate.chord):
+        if chord is None:
+            self._rest(time, began)
+        elif candidate is not None and same_harmony(chord, candidate.chord):
             return                                   # the candidate's quality flickered
-        if self._held is not None and same_harmony(chord, self._held):
-            self._interrupted, self._candidate = candidate, None
-            return                                   # back to the harmony held
-        interrupted = self._interrupted
-        recent = interrupted is not None and time - interrupted.since <= self.settings.flicker
-        if recent and interrupted is not None and (same_harmony(chord, interrupted.chord)
-                                                   or interrupted.ended):
-            self._candidate = _Candidate(chord, interrupted.began, time)
+        elif self._held is not None and same_harmony(chord, self._held):
+            self._interrupted, self._candidate = candidate, None   # back to the harmony held
         else:
-            self._candidate = _Candidate(chord, began, time)
-        self._interrupted = candidate
+            start = self._resumed(time, chord)
+            self._interrupted = candidate
+            self._candidate = _Candidate(chord, began if start is None else start, time)
+
+    def _rest(self, time: float, began: float) -> None:
+        """The label went to no chord: the harmony held ended at `began`, and a chord that
+        follows soon began then."""
+        self._candidate = None
+        held = self._held
+        self._interrupted = None if held is None else _Candidate(held, began, time, ended=True)
+
+    def _resumed(self, time: float, chord: Chord) -> float | None:
+        """The start to keep for `chord`: that of the change a flicker interrupted when it
+        is back within `flicker` s (or of the end of the harmony, after no chord)."""
+        interrupted = self._interrupted
+        if interrupted is None or time - interrupted.since > self.settings.flicker:
+            return None
+        if interrupted.ended or same_harmony(chord, interrupted.chord):
+            return interrupted.began
+        return None
 
     def confirmed(self, time: float) -> float | None:
         """When the change that has now held for `confirm` s began; None if none has."""
