@@ -140,6 +140,8 @@ def test_settings_are_checked() -> None:
         BeatSettings(low=120.0, high=60.0)
     with pytest.raises(ValueError):
         BeatTracker(beats_per_bar=0)
+    with pytest.raises(ValueError, match="change_bars"):
+        BeatSettings(change_bars=(1.0, 0.5))
 
 
 def track_with_bass(samples: Audio, tracker: BeatTracker) -> BeatTracker:

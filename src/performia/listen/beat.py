@@ -57,6 +57,7 @@ from performia.listen.onsets import FRAME_SECONDS
 FloatArray = npt.NDArray[np.float64]
 
 METRICAL = (2.0, 0.5, 1.5, 2.0 / 3.0)     # tempo ratios between metrical levels
+CHANGE_BARS = (1.0, 2.0, 3.0, 4.0, 0.5)    # bars between two chord changes (`change_bars`)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ class BeatSettings:
             raise ValueError("BeatSettings.window must hold four beats of the lowest tempo")
         if self.analysis_frames < 1:
             raise ValueError("BeatSettings.analysis_frames must be ≥ 1")
+        if len(self.change_bars) != len(CHANGE_BARS):
+            raise ValueError(f"BeatSettings.change_bars needs a weight for each of "
+                             f"{CHANGE_BARS} bars, got {self.change_bars}")
 
 
 @dataclass(frozen=True)
@@ -229,9 +233,9 @@ class BeatTracker:
         self._prior = np.exp(-0.5 * (np.log2(self._bpms / bpm) / spread) ** 2)
 
     def note_chord_change(self, time: float) -> None:
-        """The heard chord changed; `time` is when the new chord began (the strum that
-        brought it, if known: pass the recogniser's detection time minus its usual delay).
-        It votes for the beat nearest to it as the bar's 1."""
+        """The harmony changed; `time` is when the new chord began (the strum that brought
+        it: `ChangeTimer.began`, as `Rhythm` passes it once `HarmonicRhythm` confirmed it).
+        It tells the harmonic rhythm and votes for the beat nearest to it as the bar's 1."""
         if math.isfinite(time):
             self._changes.append(time)
         period = self.state.period
@@ -353,7 +357,7 @@ class BeatTracker:
             return np.ones(self._bpms.size)
         intervals = np.diff(np.asarray(changes))
         bars = self.beats_per_bar * 60.0 / self._bpms
-        multiples = np.array((1.0, 2.0, 3.0, 4.0, 0.5))
+        multiples = np.array(CHANGE_BARS)
         weights = np.asarray(s.change_bars)
         expected = bars[:, None, None] * multiples[None, None, :]
         miss = (intervals[None, :, None] - expected) / s.change_spread
