@@ -157,6 +157,32 @@ def test_errors_are_one_line_and_leave_no_file(tmp_path: Path, take: Path) -> No
                                                          "performia.toml"]
 
 
+def test_a_waltz_on_the_command_line_is_counted_in_three(tmp_path: Path,
+                                                         built_synthdefs: None) -> None:
+    """`--beats-per-bar 3 --tempo 96`: a bar of three clicks, the band from bar 1 (its first
+    kick on the fourth beat, 1.875 s), and its ears count the guitarist's beats 0, 1, 2."""
+    waltz = TakeSpec(progression=("C:maj", "A:min7", "F:maj", "G:7"), key="C:maj", bpm=96.0,
+                     bars=8, beats_per_bar=3, pattern="DDUDDU", lead_in=0.0, tail=0.5, seed=5)
+    take = write_take(tmp_path / "waltz.wav", generate_take(waltz))
+    config = write_config(tmp_path / "performia.toml", _config("waltz"))
+    events = tmp_path / "band.jsonl"
+    done = run_cli("render", "--config", str(config), "--input", str(take), "--out",
+                   str(tmp_path / "band.wav"), "--events", str(events), "--tempo", "96",
+                   "--beats-per-bar", "3", "--quiet")
+    assert done.returncode == 0, done.stderr
+    lines = _lines(events)
+    drums = [line for line in lines if line.get("agent") == "drums"]
+    clicks = [line["t"] for line in drums if line["t"] < 1.875 - 1e-6]
+    assert clicks == pytest.approx([0.0, 0.625, 1.25])
+    assert min(line["t"] for line in drums if line["voice"] == "kick") == pytest.approx(1.875)
+    heard = {line["beat"] for line in lines if line.get("kind") == "beat"}
+    assert heard == {0, 1, 2}
+    wrong = run_cli("render", "--config", str(config), "--input", str(take), "--out",
+                    str(tmp_path / "no.wav"), "--beats-per-bar", "0")
+    assert wrong.returncode == 2 and "beats_per_bar" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+
+
 # -- a live run of the same take, then the same offline --------------------------------------
 
 

@@ -48,10 +48,13 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def add_timing_arguments(p: argparse.ArgumentParser) -> None:
-    """--tempo, --come-in, --follow (shared by the live run and `render`)."""
+    """--tempo, --beats-per-bar, --come-in, --follow (shared by the live run and `render`)."""
     p.add_argument("--tempo", type=float, metavar="BPM",
                    help="tempo (overrides the config); the band then counts in one bar at "
                         "this tempo and follows from there, unless --come-in says otherwise")
+    p.add_argument("--beats-per-bar", type=int, metavar="N",
+                   help="beats to the bar, 1..16 (overrides the config's [timing] "
+                        "beats_per_bar; 3 for a waltz): the band plays it, its ears count it")
     p.add_argument("--come-in", choices=COME_IN_MODES,
                    help="how the band comes in: listen (find the guitarist's beat, come in on "
                         "a downbeat), count_in (one bar of clicks at the tempo), now (from "
@@ -67,6 +70,8 @@ def timing_overrides(args: argparse.Namespace) -> dict[str, object]:
     if args.tempo is not None:
         timing["tempo"] = args.tempo
         timing["come_in"] = "count_in"
+    if args.beats_per_bar is not None:
+        timing["beats_per_bar"] = args.beats_per_bar
     if args.come_in is not None:
         timing["come_in"] = args.come_in
     if args.follow is not None:
