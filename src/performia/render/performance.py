@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time as cputime
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from performia.band.band import make_band
@@ -46,11 +46,6 @@ Send = Callable[[NoteEvent, str], None]
 
 DECIDED_EVERY = 0.5      # s of song time between two `decided` calls of `perform`
 FOLLOWER = FollowerSettings()   # the follower's settings: the live ears' (the defaults)
-
-
-def follower_settings(beats_per_bar: int) -> FollowerSettings:
-    """The follower's settings for a band in `beats_per_bar` (the live ears' own)."""
-    return replace(FOLLOWER, rhythm=FollowerSettings.in_meter(beats_per_bar).rhythm)
 
 @dataclass(frozen=True)
 class ModeChange:
@@ -142,7 +137,8 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
         if abs(beat - round(beat)) < 1e-9:
             played.beats.append((beat, clock.tempo.time_at(beat)))
     loop.before_step = count_beat
-    follower = Follower(harmony, listening, settings=follower_settings(timing.beats_per_bar),
+    follower = Follower(harmony, listening,
+                        settings=FollowerSettings.in_meter(timing.beats_per_bar),
                         bar_at=lambda t: clock.tempo.beat_at(t) / clock.tempo.beats_per_bar,
                         on_event=heard, chroma=chroma)
     share_scores(follower, book)
