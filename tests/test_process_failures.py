@@ -37,12 +37,15 @@ class Band:
     """A manager started as a user starts it, its output in a file we can read meanwhile."""
 
     def __init__(self, tmp_path: Path, jack_name: str, *args: str, gui_backoff: float = 30.0,
-                 gui: bool = False, gui_port: int | None = None, max_restarts: int = 5) -> None:
+                 gui: bool = False, gui_port: int | None = None, max_restarts: int = 5,
+                 event_port: int | None = None) -> None:
         config = make_config(jack_name)
         config = replace(config, "supervision", gui_max_backoff=gui_backoff,
                          max_restarts=max_restarts)
         if gui_port is not None:
             config = replace(config, "gui", port=gui_port)
+        if event_port is not None:
+            config = replace(config, "osc", event_port=event_port)
         self.config = config
         self.jack_name = jack_name
         self.config_file = write_config(tmp_path / f"{jack_name}.toml", config)
@@ -172,6 +175,25 @@ def test_a_taken_gui_port_is_reported_once_and_the_band_plays(tmp_path: Path) ->
     assert "GUI: http" not in output                     # never claimed to serve
     rate, audio = read_wav(out)
     assert audio.shape[0] >= 7.5 * rate
+    assert min(_loud_every_second(audio, 1.0, audio.shape[0] / rate)) > 0.05
+
+
+def test_a_taken_osc_fallback_port_costs_the_fallback_not_the_band(tmp_path: Path) -> None:
+    out = tmp_path / "fallback.wav"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:   # another program
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        band = Band(tmp_path, RUN_ID + "eport", "--record", str(out), "--duration", "6",
+                    event_port=port)
+        code = band.finish(60)
+    output = band.output
+    assert code == 0, output[-3000:]
+    errors = [line for line in output.splitlines() if "the OSC fallback cannot listen" in line]
+    assert len(errors) == 1, errors
+    assert f"127.0.0.1:{port}" in errors[0] and "[osc] event_port" in errors[0]
+    assert "transport died" not in output                 # never restarted for it
+    rate, audio = read_wav(out)
+    assert audio.shape[0] >= 5.5 * rate
     assert min(_loud_every_second(audio, 1.0, audio.shape[0] / rate)) > 0.05
 
 

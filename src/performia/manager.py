@@ -336,7 +336,7 @@ class Manager:
             return      # the GUI logs its address once it listens on it
         command = [sys.executable, "-m", f"performia.{name}", plan.to_json()]
         self.children[name] = spawn(name, command, pass_fds=self.doorbells,
-                                    env=realtime_child_env())
+                                    env=realtime_child_env(), relay=True)
 
     # -- supervise ----------------------------------------------------------------
     def _supervise(self) -> int:
@@ -503,6 +503,9 @@ class Manager:
             budget = self.restarts.setdefault(
                 name, RestartBudget(supervision.max_restarts, supervision.restart_window))
             how = describe_exit(child.process.returncode)
+            words = child.last_words() if (child.process.returncode or 0) > 0 else ""
+            if words:                   # it exited on its own: mostly its error's last line
+                log.error("%s exited (%s) saying: %s", name, how, words)
             if not budget.take(now):
                 log.error("%s died (%s) for the %s time within %.0f s: the band stops "
                           "([supervision] max_restarts = %d, restart_window = %.0f)", name,

@@ -22,6 +22,7 @@ _PR_SET_PDEATHSIG = 1
 REALTIME_SWITCH_INTERVAL = 0.0005   # seconds: how soon a waiting thread gets the GIL
 STARTED: list[int] = []   # every PID this process started (tests check none outlives them)
 EXIT_PORT_TAKEN = 75      # a child that cannot bind its port exits with this (EX_TEMPFAIL)
+LAST_LINES = 20           # lines of a child's output kept to say why it died
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -38,6 +39,7 @@ class Child:
     process: subprocess.Popen[bytes]
     on_line: Callable[[str], None] | None = None
     _reader: threading.Thread | None = field(default=None, repr=False)
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=LAST_LINES), repr=False)
 
     @property
     def pid(self) -> int:
@@ -45,6 +47,13 @@ class Child:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def last_words(self) -> str:
+        """The last line it wrote before it died (its error, mostly), or '' when none was kept;
+        waits a moment for the line to come through its pipe."""
+        if self._reader is not None and not self.alive():
+            self._reader.join(timeout=0.5)
+        return self.last_lines[-1] if self.last_lines else ""
 
     def stop(self, timeout: float = 3.0, polite: Callable[[], None] | None = None) -> int | None:
         """Stop the child and its group: `polite()` first (e.g. /quit), then SIGTERM, SIGKILL."""
@@ -150,31 +159,42 @@ class Backoff:
 
 def spawn(name: str, command: Sequence[str], *, env: dict[str, str] | None = None,
           on_line: Callable[[str], None] | None = None, pass_fds: Sequence[int] = (),
-          cwd: str | None = None) -> Child:
-    """Start `command` in a new process group that dies with us; feed its output to `on_line`."""
+          cwd: str | None = None, relay: bool = False) -> Child:
+    """Start `command` in a new process group that dies with us; feed its output to `on_line`.
+    With `relay`, its output is echoed to our stderr as it comes (as if inherited) and its
+    last lines are kept to say why it died (`Child.last_words`)."""
     log.debug("starting %s: %s", name, " ".join(command))
+    piped = on_line is not None or relay
     process = subprocess.Popen(
         list(command), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if on_line else None,
-        stderr=subprocess.STDOUT if on_line else None,
+        stdout=subprocess.PIPE if piped else None,
+        stderr=subprocess.STDOUT if piped else None,
         env=env, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
         pass_fds=tuple(pass_fds),
     )
     STARTED.append(process.pid)
-    child = Child(name, process, on_line)
-    if on_line is not None:
-        child._reader = threading.Thread(target=_read_lines, args=(process, on_line),
+    child = Child(name, process, on_line if on_line is not None else None)
+    if piped:
+        handle = on_line if on_line is not None else _echo
+        child._reader = threading.Thread(target=_read_lines,
+                                         args=(process, handle, child.last_lines),
                                          name=f"{name}-stdout", daemon=True)
         child._reader.start()
     return child
 
 
-def _read_lines(process: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _read_lines(process: subprocess.Popen[bytes], on_line: Callable[[str], None],
+                kept: deque[str]) -> None:
     if process.stdout is None:
         return
     for raw in process.stdout:
         line = raw.decode("utf-8", "replace").rstrip()
         if line:
+            kept.append(line)
             try:
                 on_line(line)
             except Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from dataclasses import dataclass
 
@@ -193,3 +194,14 @@ def test_stop_all_ends_children_together_and_kills_what_ignores_sigterm() -> Non
     assert time.monotonic() - t0 < 1.0
     assert killed == ["stubborn"]
     assert polite.process.returncode == -15 and stubborn.process.returncode == -9
+
+
+def test_a_relayed_child_says_why_it_died_and_its_output_still_reaches_stderr(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    script = ("import sys; print('dispatching 3 rings', file=sys.stderr); "
+              "raise OSError(98, 'Address already in use')")
+    child = spawn("transport", [sys.executable, "-c", script], relay=True)
+    child.process.wait(10)
+    assert describe_exit(child.process.returncode) == "exit 1"
+    assert child.last_words() == "OSError: [Errno 98] Address already in use"
+    assert "dispatching 3 rings" in capfd.readouterr().err    # echoed as if inherited

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 
 from performia.events.health import HealthCounter
 from performia.events.note import NoteEvent
@@ -38,24 +39,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"osc:{event.agent_name}")
         dispatcher.send(event, source)
 
-    osc_input = OscInput(config.osc.host, config.osc.event_port, from_osc,
-                         latency=config.timing.latency_ms / 1000.0,
-                         horizon=config.osc.timetag_horizon, rate=config.osc.rate_limit)
+    osc_input = open_fallback(plan, from_osc)
     refused = HealthCounter(plan.health_name, "osc_refused") if plan.health_name else None
 
     def on_osc() -> None:
+        if osc_input is None:
+            return
         osc_input.handle_ready()
         if refused is not None:     # for the GUI snapshot: one aligned store
             refused.set(osc_input.stats.rejected + dispatcher.stats.bad_events)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: dispatcher.stop())
-    log.info("dispatching %d rings; OSC fallback on %s:%d", len(plan.rings), config.osc.host,
-             config.osc.event_port)
+    log.info("dispatching %d rings; OSC fallback %s", len(plan.rings),
+             "off" if osc_input is None else f"on {config.osc.host}:{config.osc.event_port}")
     try:
-        dispatcher.run(extra_fds={osc_input.fileno(): on_osc})
+        dispatcher.run(extra_fds={} if osc_input is None else {osc_input.fileno(): on_osc})
     finally:
-        osc_input.close()
+        if osc_input is not None:
+            osc_input.close()
         if refused is not None:
             refused.close()
         dispatcher.close()
@@ -68,8 +70,26 @@ def main(argv: list[str] | None = None) -> int:
     log.info("sent %d events (%d reactive), %d released early, %d bad",
              dispatcher.stats.sent, dispatcher.stats.reactive, dispatcher.stats.released_early,
              dispatcher.stats.bad_events)
-    log.info("%s; %s", osc_input.stats.rejects.summary(), dispatcher.stats.rejects.summary())
+    if osc_input is not None:
+        log.info("%s", osc_input.stats.rejects.summary())
+    log.info("%s", dispatcher.stats.rejects.summary())
     return 0
+
+
+def open_fallback(plan: PerformancePlan, deliver: Callable[[NoteEvent], None]
+                  ) -> OscInput | None:
+    """The OSC fallback's socket, or None when its port cannot be had: the rings are the
+    band's path, so a taken fallback port costs the fallback, never the show."""
+    osc = plan.config.osc
+    try:
+        return OscInput(osc.host, osc.event_port, deliver,
+                        latency=plan.config.timing.latency_ms / 1000.0,
+                        horizon=osc.timetag_horizon, rate=osc.rate_limit)
+    except OSError as error:
+        log.error("the OSC fallback cannot listen on %s:%d (%s): notes sent there go unheard, "
+                  "the agents' rings play on. Fix: free the port, or set [osc] event_port",
+                  osc.host, osc.event_port, error.strerror or error)
+        return None
 
 
 if __name__ == "__main__":
