@@ -215,3 +215,27 @@ def test_chord_changes_put_the_beat_on_the_right_eighths() -> None:
         truth = np.array([b + offset for b in beats if b >= 10.0])
         heard = np.array([b for b in tracker.beats if 10.0 <= b <= beats[-1] + 0.1])
         assert mir_eval.beat.f_measure(truth, heard) >= 0.9, offset
+
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_every_downbeat_reported_is_where_the_chords_change(offset: int) -> None:
+    """Even eighths (an arpeggio, the phase a coin toss at first) with the chord changing on
+    the bar lines from the first note: the changes heard before the tracker found the beat
+    are placed anew on its grid when it does, so from the third bar on every downbeat it
+    reports is a bar line (on either set of eighths)."""
+    seconds, bpm = 24.0, 84.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    eighths = sorted(beats + [b + 30.0 / bpm for b in beats])
+    rng = np.random.default_rng(3)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    for i, start in enumerate(eighths):
+        note = pluck((196.0, 247.0, 294.0, 392.0)[i % 4], 0.5)
+        at = int((start + rng.normal(0.0, 0.004)) * RATE)
+        out[at:at + note.size] += note[:max(out.size - at, 0)]
+    samples = np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+    bars = np.array(beats[::4]) + offset * 30.0 / bpm
+    tracker, _ = track(samples, chord_changes=list(bars))
+    reported = [d for d in tracker.downbeats if d >= bars[2] - 0.1]
+    assert len(reported) >= 6
+    assert all(np.min(np.abs(bars - d)) <= 0.05 for d in reported), reported

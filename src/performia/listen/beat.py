@@ -91,7 +91,7 @@ class BeatSettings:
     silence: float = 2.5              # s without attacks: confidence 0, no beats reported
     attack: float = 0.1               # strength that counts as an attack
     accent_share: float = 0.15        # how fast the downbeat votes follow (per bar)
-    chord_weight: float = 1.0         # votes of a chord change against accents
+    chord_weight: float = 2.5         # votes of a chord change against accents
     phase_tolerance: float = 0.045     # s, the phase comb's teeth fade over ± this
     bass_phase: float = 0.75          # share of the bass strength in the phase comb
     bass_tempo: float = 0.0           # weight of the bass strength in the tempo analysis
@@ -103,6 +103,8 @@ class BeatSettings:
                                       # bars; half a bar (its last value)
     change_floor: float = 0.1         # an interval that fits no bar line
     change_phase: float = 0.6         # weight of the changes in the phase fit
+    change_grid: float = 0.3          # share of a beat a change may fall from the beat it
+                                      # votes for as the bar's 1
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high:
@@ -188,9 +190,7 @@ class BeatTracker:
         self._last_attack = -math.inf
         self._beat_index = -1
         self._votes_accent = np.ones(beats_per_bar)
-        self._votes_chord = np.zeros(beats_per_bar)
         self._pending_accents: list[tuple[float, int]] = []
-        self._pending_changes: list[float] = []
         self._downbeat = 0
         self._changes: deque[float] = deque(maxlen=s.changes_kept)
         self.state = BeatState()
@@ -238,10 +238,7 @@ class BeatTracker:
         It tells the harmonic rhythm and votes for the beat nearest to it as the bar's 1."""
         if math.isfinite(time):
             self._changes.append(time)
-        period = self.state.period
-        if period <= 0:
-            return
-        self._credit_change(time, period)
+            self._choose_downbeat()
 
     @property
     def first_attack(self) -> float | None:
@@ -435,7 +432,7 @@ class BeatTracker:
         self._beat_index += 1
         self.beats.append(beat_time)
         self._pending_accents.append((beat_time + state.period / 4, self._beat_index))
-        self._vote_chords(beat_time, state.period)
+        self._choose_downbeat()
         position = self._beat_index % self.beats_per_bar
         in_bar = (position - self._downbeat) % self.beats_per_bar
         if in_bar == 0:
@@ -456,31 +453,29 @@ class BeatTracker:
         self._votes_accent[position] += share * (accent - self._votes_accent[position])
         self._choose_downbeat()
 
-    def _vote_chords(self, beat_time: float, period: float) -> None:
-        """At each beat: its position's chord votes fade, and the changes heard before that
-        fall within half a beat of it are credited to it."""
-        position = self._beat_index % self.beats_per_bar
-        share = self.settings.accent_share
-        self._votes_chord[position] *= 1.0 - share
-        pending, self._pending_changes = self._pending_changes, []
-        for change in pending:
-            self._credit_change(change, period)
-
-    def _credit_change(self, change: float, period: float) -> None:
-        """Credit a chord change to the beat reported nearest to it, or wait for that beat."""
-        if not self.beats or change > self.beats[-1] + period / 2:
-            self._pending_changes.append(change)
-            return
-        index = len(self.beats) - 1
-        while index > 0 and self.beats[index] - change > period / 2:
-            index -= 1
-        if abs(self.beats[index] - change) <= period / 2:
-            self._votes_chord[index % self.beats_per_bar] += self.settings.accent_share
-            self._choose_downbeat()
+    def _chord_votes(self) -> FloatArray:
+        """Where the chord changes remembered fall on the beat grid as it stands now (counted
+        from the last beat with the current period, so that a phase found late, or found
+        again, places them all anew): each change within `change_grid` of a beat votes for
+        that beat's place in the bar, the older the less (fading like the accents)."""
+        votes = np.zeros(self.beats_per_bar)
+        period = self.state.period
+        if not self.beats or period <= 0:
+            return votes
+        s = self.settings
+        last, fade = self.beats[-1], 1.0 - s.accent_share
+        for change in self._changes:
+            beats = (change - last) / period
+            nearest = round(beats)
+            if abs(beats - nearest) <= s.change_grid:
+                bars_ago = max(-nearest, 0) / self.beats_per_bar
+                votes[(self._beat_index + nearest) % self.beats_per_bar] += (
+                    s.accent_share * fade ** bars_ago)
+        return votes
 
     def _downbeat_scores(self) -> FloatArray:
         accents = self._votes_accent / max(float(self._votes_accent.mean()), 1e-9) - 1.0
-        return accents + self.settings.chord_weight * self._votes_chord
+        return accents + self.settings.chord_weight * self._chord_votes()
 
     def _choose_downbeat(self) -> None:
         self._downbeat = int(np.argmax(self._downbeat_scores()))
