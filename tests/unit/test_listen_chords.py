@@ -41,7 +41,7 @@ LABELS = [c.label for c in vocabulary() if c is not None]
 def test_the_vocabulary_is_every_quality_on_every_root_and_no_chord() -> None:
     chords = vocabulary()
     assert len(chords) == 12 * len(QUALITIES) + 1 and chords[-1] is None
-    assert {"maj", "min", "7", "maj7", "min7", "dim"} == set(QUALITIES)
+    assert {"maj", "min", "7", "maj7", "min7", "dim", "sus4"} == set(QUALITIES)
 
 
 @pytest.mark.parametrize("label", LABELS)

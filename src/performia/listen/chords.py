@@ -1,6 +1,6 @@
 """Which chord: an HMM forward filter over the chord vocabulary, fed NNLS chroma frames.
 
-States: 12 roots × (maj, min, 7, maj7, min7, dim) and "no chord" (silence, a single-note
+States: 12 roots × (maj, min, 7, maj7, min7, dim, sus4) and "no chord" (silence, a single-note
 melody). Each frame scores every chord against the treble chroma (cosine with the chord's
 tones) and the bass chroma (the share of the low notes on the root, and on any chord tone:
 inversions are allowed, a root in the bass is preferred); "no chord" has a fixed score, and
@@ -26,7 +26,7 @@ from performia.theory import Chord, Key
 
 FloatArray = npt.NDArray[np.float64]
 
-QUALITIES = ("maj", "min", "7", "maj7", "min7", "dim")
+QUALITIES = ("maj", "min", "7", "maj7", "min7", "dim", "sus4")
 RARE = frozenset({"dim"})           # heard only on clear evidence (`rare_cost`)
 NO_CHORD = "N"
 
@@ -46,6 +46,7 @@ class ChordSettings:
     major_seventh_cost: float = 0.07  # more for maj7: the major third's fifth (its 3rd
                                      # harmonic) is the major seventh
     rare_cost: float = 0.05         # dim: rare (a passing chord), chosen on clear evidence
+    suspended_cost: float = 0.15    # sus4: heard only when the fourth is clearly there
     key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
@@ -74,6 +75,8 @@ def _templates(chords: list[Chord | None]) -> tuple[FloatArray, FloatArray, Floa
 def _cost(chord: Chord | None, settings: ChordSettings) -> float:
     if chord is not None and chord.quality in RARE:
         return settings.rare_cost
+    if chord is not None and chord.quality == "sus4":
+        return settings.suspended_cost
     if chord is None or len(chord.intervals) < 4:
         return 0.0
     extra = settings.major_seventh_cost if chord.quality == "maj7" else 0.0
