@@ -251,6 +251,16 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      {}),
     ("strum", 29, "fluidr3", "Eb:min", 110, 4, _bars(("i VI VII i", 3)), "barre", "D.DU.UDU",
      {}),
+    # tempo changes (added in the sixth session, for following a guitarist who speeds up or
+    # slows down: the corpus has one in dev and one held out)
+    ("strum", 25, "timgm", "G:maj", 90, 4, _bars(("I IV V IV", 4)), "open", "D.DU.UDU",
+     {"tempo_changes": ((8, 99.0),)}),
+    ("strum", 29, "fluidr3", "A:min", 120, 4, _bars(("i VI VII i", 4)), "barre", "D.DUDUDU",
+     {"tempo_changes": ((8, 108.0),)}),
+    ("strum", 27, "timgm", "E:maj", 132, 4, _bars(("I vi IV V", 4)), "barre", "D.D.DUDU",
+     {"tempo_changes": ((8, 145.0),)}),
+    ("fingerpick", 24, "fluidr3", "C:maj", 84, 4, _bars(("I vi IV V", 4)), "open", TRAVIS_44,
+     {"tempo_changes": ((8, 92.0),)}),
 ]
 
 
