@@ -173,7 +173,7 @@ def spawn(name: str, command: Sequence[str], *, env: dict[str, str] | None = Non
         pass_fds=tuple(pass_fds),
     )
     STARTED.append(process.pid)
-    child = Child(name, process, on_line if on_line is not None else None)
+    child = Child(name, process, on_line)
     if piped:
         handle = on_line if on_line is not None else _echo
         child._reader = threading.Thread(target=_read_lines,
