@@ -204,39 +204,6 @@ def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
         assert on and on <= set(form[k % 4].pitch_classes), (down, on, form[k % 4])
 
 
-def test_coming_in_the_band_trusts_the_changes_over_the_trackers_downbeat() -> None:
-    """The tracker counts the guitarist's beat 3 as its one; the chords heard change on the
-    guitarist's ones: the band comes in on those."""
-
-    class Turned(Guitarist):
-        def state(self, now: float) -> GuitarBeat | None:
-            state = super().state(now)
-            return None if state is None else dataclasses.replace(
-                state, beat_in_bar=(state.beat_in_bar + 2) % 4)
-
-    guitarist = Turned(96.0)
-    band = Band(FollowSettings(offset=0.0), key="G:maj", progression=("G:maj",))
-    clock, book, events = band.clock, band.book, band.events
-    ones = guitarist.beats(40.0)[::4]
-    form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
-    heard = 0
-    t = 0.0
-    while t < 16.0:
-        t += 0.02
-        while heard < len(ones) and ones[heard] + 0.3 <= t:
-            book.hear_chord(form[heard % 4], ones[heard] + 0.3, since=ones[heard])
-            heard += 1
-        clock.advance_to(t)
-        state = guitarist.state(t)
-        if state is not None:
-            book.hear_beat(state)
-    come_in = [e for e in events if e["kind"] == "come_in"]
-    assert len(come_in) == 1
-    entry = float(come_in[0]["t"])                         # type: ignore[arg-type]
-    assert min(abs(entry - one) for one in ones) < 0.002, (entry, ones[:6])
-    assert not [e for e in events if e["kind"] == "turn_around"]
-
-
 class RestingGuitarist(Guitarist):
     """A steady guitarist who stops playing at `rest` s: the tracker loses them (confidence 0,
     no next beat) but still holds the tempo it heard."""

@@ -36,7 +36,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from performia.state.bar_phase import BarPhaseSettings, turned_around, where_changes_fall
+from performia.state.bar_phase import BarPhaseSettings, turned_around
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.timing.clock import Clock
 from performia.timing.tempo import TempoMap
@@ -61,7 +61,6 @@ class TempoFollower:
         self.settings = settings
         self.changes = changes                      # clock times of the chord changes heard
         self.bar_phase = BarPhaseSettings()
-        self.heard_one = BarPhaseSettings(least=2)  # before coming in: two changes will do
         self.last_turn: float = -math.inf           # the beat of the last turn-around
         self.clock = clock
         self.beat = beat
@@ -132,7 +131,6 @@ class TempoFollower:
         downbeat = guitar.next_downbeat(now + 0.5 * guitar.period, bpb)
         if downbeat is None:
             return
-        downbeat = self._where_the_one_is(downbeat, now, guitar.period, bpb)
         self.locked_bars = guitar.beats // bpb
         target = downbeat + s.offset
         bar_line = tempo.next_bar(beat + EPSILON)
@@ -176,21 +174,6 @@ class TempoFollower:
         after_next = tempo.next_bar(beat + 0.25) + tempo.beats_per_bar
         bars = self.settings.latest_bars * tempo.beats_per_bar * guitar.period
         return tempo.time_at(after_next) > guitar.started + bars
-
-    def _where_the_one_is(self, downbeat: float, now: float, period: float, bpb: int) -> float:
-        """The tracker's next downbeat, moved to where the chord changes heard so far fall
-        on its beat grid when they clearly fall elsewhere (a guitarist changes on the one)."""
-        if self.changes is None:
-            return downbeat
-        beats = [(t - downbeat) / period for t in self.changes()]
-        place = where_changes_fall(beats, (now - downbeat) / period, bpb, self.heard_one)
-        if not place:
-            return downbeat
-        moved = downbeat + place * period
-        bar = bpb * period
-        while moved - bar > now + 0.5 * period:
-            moved -= bar
-        return moved
 
     # -- playing ----------------------------------------------------------------------------
 
