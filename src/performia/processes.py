@@ -175,9 +175,8 @@ def spawn(name: str, command: Sequence[str], *, env: dict[str, str] | None = Non
     STARTED.append(process.pid)
     child = Child(name, process, on_line)
     if piped:
-        handle = on_line if on_line is not None else _echo
         child._reader = threading.Thread(target=_read_lines,
-                                         args=(process, handle, child.last_lines),
+                                         args=(child, _echo if relay else None),
                                          name=f"{name}-stdout", daemon=True)
         child._reader.start()
     return child
@@ -187,19 +186,25 @@ def _echo(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _read_lines(process: subprocess.Popen[bytes], on_line: Callable[[str], None],
-                kept: deque[str]) -> None:
-    if process.stdout is None:
+def _read_lines(child: Child, otherwise: Callable[[str], None] | None) -> None:
+    """Each line of the child's output to its `on_line` as it is now (a caller may stop
+    listening by setting it to None), else to `otherwise`; the last lines kept."""
+    stdout = child.process.stdout
+    if stdout is None:
         return
-    for raw in process.stdout:
+    for raw in stdout:
         line = raw.decode("utf-8", "replace").rstrip()
-        if line:
-            kept.append(line)
-            try:
-                on_line(line)
-            except Exception:
-                log.exception("handling a line of output failed: %r", line)
-    process.stdout.close()
+        if not line:
+            continue
+        child.last_lines.append(line)
+        handle = child.on_line if child.on_line is not None else otherwise
+        if handle is None:
+            continue
+        try:
+            handle(line)
+        except Exception:
+            log.exception("handling a line of output failed: %r", line)
+    stdout.close()
 
 
 def set_realtime(priority: int, what: str) -> bool:

@@ -205,3 +205,19 @@ def test_a_relayed_child_says_why_it_died_and_its_output_still_reaches_stderr(
     assert describe_exit(child.process.returncode) == "exit 1"
     assert child.last_words() == "OSError: [Errno 98] Address already in use"
     assert "dispatching 3 rings" in capfd.readouterr().err    # echoed as if inherited
+
+
+def test_a_caller_stops_listening_to_a_child_by_setting_on_line_to_none() -> None:
+    """As `start_jack` does once JACK answers: its later lines (an xrun report each, for
+    hours) must not pile up in the start-up list."""
+    heard: list[str] = []
+    script = ("import sys, time; print('started', flush=True); time.sleep(0.5); "
+              "print('xrun', flush=True)")
+    child = spawn("chatty", [sys.executable, "-c", script], on_line=heard.append)
+    deadline = time.monotonic() + 10
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child.on_line = None
+    child.process.wait(10)
+    assert heard == ["started"]
+    assert child.last_words() == "xrun"                  # still kept, bounded
