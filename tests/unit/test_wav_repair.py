@@ -183,3 +183,24 @@ def test_finishing_repairs_only_what_the_server_could_not_close(tmp_path: Path) 
     assert len(lines) == 1 and str(open_.resolve()) in lines[0]
     assert read_wav(open_)[1].shape == (200, 2)
     assert not journal.path.exists()
+
+
+def test_a_part_whose_server_died_is_reported_even_when_the_patch_got_there_first(
+        tmp_path: Path) -> None:
+    """The periodic patch can bring the header up to date between the server's death and
+    the manager seeing it: the part is still reported, once, as repaired."""
+    journal = RecordingJournal(tmp_path / "state")
+    patched, stale = tmp_path / "patched.wav", tmp_path / "stale.wav"
+    for path in (patched, stale):
+        journal.add(path)
+        killed_recording(path, 100)
+    journal.patch()                               # the last patch before the death is seen
+    with open(stale, "ab") as more:               # ... and this one was written after it
+        more.write(b"\0" * 800)
+    lines = journal.close_files([patched, stale], "its server died")
+    assert len(lines) == 2
+    assert lines[0].startswith(f"recording repaired: {patched.resolve()} (")
+    assert "already brought up to date" in lines[0]
+    assert lines[1].startswith(f"recording repaired: {stale.resolve()} (")
+    assert "its header said" in lines[1]
+    assert read_wav(stale)[1].shape == (200, 2)

@@ -91,7 +91,7 @@ class RecordingJournal:
         lines = []
         for recording in recordings:
             resolved = recording.resolve()
-            line = _repair(resolved, why)
+            line = _repair(resolved, why, closed=True)
             if line:
                 lines.append(line)
             if resolved in self.files:
@@ -112,8 +112,11 @@ class RecordingJournal:
                     log.debug("cannot patch %s yet: %s", recording, error)
 
 
-def _repair(recording: Path, why: str, *, always: bool = False) -> str | None:
-    """Repair one file; the line logged (None when it was already valid, unless `always`)."""
+def _repair(recording: Path, why: str, *, always: bool = False,
+            closed: bool = False) -> str | None:
+    """Repair one file; the line logged (None when it was already valid, unless `always`).
+    `closed`: its server just died, so it is reported as repaired even when the periodic
+    patch (`RecordingJournal.patch`) got to its header a moment before: the same repair."""
     if not recording.exists():
         if not always:
             return None                            # the server never opened it
@@ -125,6 +128,11 @@ def _repair(recording: Path, why: str, *, always: bool = False) -> str | None:
     except WavRepairError as error:
         line = f"recording could not be repaired: {error}"
         log.error("%s", line)
+        return line
+    if not result.changed and closed:
+        line = (f"recording repaired: {recording} ({result.seconds:.2f} s of audio; {why}; "
+                f"its header was already brought up to date)")
+        log.warning("%s", line)
         return line
     if not result.changed:
         if not always:
