@@ -196,11 +196,8 @@ def test_chords_changing_every_bar_tell_the_tempo_level() -> None:
     assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}
 
 
-def test_chord_changes_put_the_beat_on_the_right_eighths() -> None:
-    """Even eighth notes, all alike (an arpeggio): which eighths are the beats is a coin
-    toss from the onsets; the chords change on the bar lines, and the beats follow them."""
-    seconds, bpm = 24.0, 84.0
-    beats = beat_times([(0.0, bpm)], seconds)
+def even_eighths(beats: list[float], bpm: float, seconds: float) -> Audio:
+    """An arpeggio: even eighth notes, all alike, on `beats` and between them (±4 ms)."""
     eighths = sorted(beats + [b + 30.0 / bpm for b in beats])
     rng = np.random.default_rng(3)
     out = rng.normal(0.0, 1e-4, int(seconds * RATE))
@@ -208,14 +205,21 @@ def test_chord_changes_put_the_beat_on_the_right_eighths() -> None:
         note = pluck((196.0, 247.0, 294.0, 392.0)[i % 4], 0.5)
         at = int((start + rng.normal(0.0, 0.004)) * RATE)
         out[at:at + note.size] += note[:max(out.size - at, 0)]
-    samples = np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+    return np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+
+
+def test_chord_changes_put_the_beat_on_the_right_eighths() -> None:
+    """Even eighth notes, all alike (an arpeggio): which eighths are the beats is a coin
+    toss from the onsets; the chords change on the bar lines, and the beats follow them."""
+    seconds, bpm = 24.0, 84.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    samples = even_eighths(beats, bpm, seconds)
     bars = beats[::4]
     for offset in (0.0, 30.0 / bpm):                 # the changes on either set of eighths
         tracker, _ = track(samples, chord_changes=[b + offset for b in bars[1:]])
         truth = np.array([b + offset for b in beats if b >= 10.0])
         heard = np.array([b for b in tracker.beats if 10.0 <= b <= beats[-1] + 0.1])
         assert mir_eval.beat.f_measure(truth, heard) >= 0.9, offset
-
 
 
 @pytest.mark.parametrize("offset", [0, 1])
@@ -226,14 +230,7 @@ def test_every_downbeat_reported_is_where_the_chords_change(offset: int) -> None
     reports is a bar line (on either set of eighths)."""
     seconds, bpm = 24.0, 84.0
     beats = beat_times([(0.0, bpm)], seconds)
-    eighths = sorted(beats + [b + 30.0 / bpm for b in beats])
-    rng = np.random.default_rng(3)
-    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
-    for i, start in enumerate(eighths):
-        note = pluck((196.0, 247.0, 294.0, 392.0)[i % 4], 0.5)
-        at = int((start + rng.normal(0.0, 0.004)) * RATE)
-        out[at:at + note.size] += note[:max(out.size - at, 0)]
-    samples = np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+    samples = even_eighths(beats, bpm, seconds)
     bars = np.array(beats[::4]) + offset * 30.0 / bpm
     tracker, _ = track(samples, chord_changes=list(bars))
     reported = [d for d in tracker.downbeats if d >= bars[2] - 0.1]
