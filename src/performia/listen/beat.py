@@ -192,6 +192,7 @@ class BeatTracker:
         self._votes_accent = np.ones(beats_per_bar)
         self._pending_accents: list[tuple[float, int]] = []
         self._downbeat = 0
+        self._downbeat_margin = 0.0
         self._changes: deque[float] = deque(maxlen=s.changes_kept)
         self.state = BeatState()
         self.beats: list[float] = []
@@ -478,13 +479,17 @@ class BeatTracker:
         return accents + self.settings.chord_weight * self._chord_votes()
 
     def _choose_downbeat(self) -> None:
-        self._downbeat = int(np.argmax(self._downbeat_scores()))
+        """The bar's 1 from the votes now; their margin kept for `_downbeat_confidence`."""
+        scores = self._downbeat_scores()
+        self._downbeat = int(np.argmax(scores))
+        top = np.sort(scores)[-2:]
+        self._downbeat_margin = float(top[-1] - top[0]) if top.size == 2 else 1.0
 
     def _downbeat_confidence(self) -> float:
+        """How much the 1 chosen last leads the next best place (1 with one beat a bar)."""
         if self.beats_per_bar < 2:
             return 1.0
-        scores = np.sort(self._downbeat_scores())
-        return float(np.clip(scores[-1] - scores[-2], 0.0, 1.0))
+        return float(np.clip(self._downbeat_margin, 0.0, 1.0))
 
 
 def _vertex(values: FloatArray, index: int) -> float:
