@@ -89,6 +89,23 @@ def test_tempo_change_followed_within_two_bars() -> None:
     assert all(abs(s.bpm - 110.0) <= 2.2 for s in late), {round(s.bpm, 1) for s in late}
 
 
+@pytest.mark.parametrize("eighths", [False, True])
+def test_a_tempo_change_is_heard_within_a_bar_and_a_half(eighths: bool) -> None:
+    """100 → 110 BPM: the beats of the last bar before the change are 55 ms early against
+    the new tempo, and the 8-second autocorrelation holds the old tempo for seconds; the
+    short comb over the last four beats hears the new one, and the clock takes it."""
+    seconds = 24.0
+    beats = beat_times([(0.0, 100.0), (12.0, 110.0)], seconds)
+    change = next(b for b in beats if b >= 12.0)
+    tracker, states = track(train(beats, seconds, eighths=eighths))
+    heard_by = change + 6 * 60.0 / 110.0
+    late = [s for s in states if heard_by <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - 110.0) <= 0.02 * 110.0 for s in late), {round(s.bpm, 1) for s in late}
+    after = [b for b in beats if heard_by + 60.0 / 110.0 <= b <= beats[-2]]
+    misses = [min(abs(b - t) for t in tracker.beats) for b in after]
+    assert max(misses) <= 0.025, [round(m, 3) for m in misses]
+
+
 def test_one_pushed_strum_does_not_drag_the_beat() -> None:
     seconds = 16.0
     beats = beat_times([(0.0, 100.0)], seconds)

@@ -21,6 +21,16 @@ lowest bins), and returns a `BeatState`. Inside:
   tempo is a metrical relative of the one held (×2, ×½, ×3/2, ×2/3) it must win
   `metrical_relock` in a row (~4 s) once `free_levels` s have been played: a bar played
   sparser does not halve the tempo, but the first seconds may still settle the level.
+* **A change of tempo** (`drift_*`). The 8 s autocorrelation holds the old tempo for
+  seconds after the guitarist moves from 100 to 110 BPM. So, once the clock has kept its
+  tempo for `drift_after` s and the confidence has fallen to `drift_doubt` of its peak
+  there (and the guitarist still plays), a short unweighted comb over the last
+  `drift_beats` beats tries every period `drift_least`..`drift_most` away from the clock's.
+  One that fits `drift_gain` times better than the clock's for `drift_analyses` analyses
+  in a row (the same period each time) is a new tempo: the clock takes it at once, and the
+  strength and chord changes heard before those beats are forgotten, so the
+  autocorrelation sees the new tempo alone. Until it has half a window of it, the tempo is
+  refined within `drift_least` by the same short comb.
 * **Phase.** A comb of beat-spaced teeth (recent beats weighted more, each tooth fading over
   ±`phase_tolerance` s) slid over the last beat period of the accents — `bass_phase` of the
   bass strength, the rest of the full strength — tells where the beats of that tempo fall
@@ -51,6 +61,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from performia.listen.onsets import FRAME_SECONDS
 
@@ -105,6 +116,17 @@ class BeatSettings:
     change_phase: float = 0.6         # weight of the changes in the phase fit
     change_grid: float = 0.3          # share of a beat a change may fall from the beat it
                                       # votes for as the bar's 1
+    drift_beats: int = 4              # beats of the short comb that hears a tempo change
+                                      # (0: off)
+    drift_least: float = 0.03         # a tempo this much away from the clock's ...
+    drift_most: float = 0.12          # ... and no further
+    drift_gain: float = 1.3           # ... fits the last beats this much better ...
+    drift_analyses: int = 3           # ... for this many analyses in a row: the guitarist
+                                      # changed tempo
+    drift_agree: float = 0.01         # (the same period each time, within this share)
+    drift_after: float = 6.0          # s the clock has kept its tempo before a change is heard
+    drift_doubt: float = 0.75         # ... and only once the confidence fell to this share of
+                                      # its peak in those seconds
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high:
@@ -194,6 +216,13 @@ class BeatTracker:
         self._downbeat = 0
         self._downbeat_margin = 0.0
         self._changes: deque[float] = deque(maxlen=s.changes_kept)
+        self._drift_ratios = np.concatenate(((1.0,), np.exp(np.arange(
+            math.log(1.0 - s.drift_most), math.log(1.0 + s.drift_most) + 1e-9, 0.005))))
+        self._drift_seen: list[float] = []
+        self._forgot_at: int | None = None                # frame count at the last change
+        self._clock_set = 0                               # ... at the clock's last jump
+        self._confidences: deque[float] = deque(
+            maxlen=max(int(round(s.drift_after / (s.analysis_frames * frame_seconds))), 1))
         self.state = BeatState()
         self.beats: list[float] = []
         self.downbeats: list[float] = []
@@ -268,13 +297,21 @@ class BeatTracker:
     def _analyse(self, time: float, state: BeatState) -> BeatState:
         s = self.settings
         if self._first_attack is None or time - self._last_attack > s.silence:
+            self._clock_set = self._count
             return replace(state, time=time, confidence=0.0, next_beat=math.inf)
         strength, bass = self._ordered_strength(), self._ordered(self._bass)
-        strength = strength / max(float(strength.mean()), 1e-9)
-        bass = bass / max(float(bass.mean()), 1e-9)
+        heard = self._size if self._forgot_at is None else min(
+            self._count - self._forgot_at, self._size)           # frames since a change
+        strength = strength / max(float(strength[-heard:].mean()), 1e-9)
+        bass = bass / max(float(bass[-heard:].mean()), 1e-9)
         envelope = (strength + s.bass_tempo * bass) * self._recency
-        if self._analyses % s.tempo_every == 0 or self._heard[0] <= 0:
-            periodicity = self._periodicity(envelope)
+        accents = ((1.0 - s.bass_phase) * strength + s.bass_phase * bass) * self._recency
+        settling = heard < self._size // 2 and self._heard[0] > 0   # just after a change
+        if settling:
+            if self._analyses % s.tempo_every == 0:
+                self._refine_tempo(accents)
+        elif self._analyses % s.tempo_every == 0 or self._heard[0] <= 0:
+            periodicity = self._periodicity(envelope[-heard:])
             if periodicity is None:
                 return state
             settled = time - self._first_attack >= s.free_levels
@@ -286,11 +323,26 @@ class BeatTracker:
         clock = period if jump else state.period + s.period_gain * (period - state.period)
         if jump:
             state = replace(state, next_beat=math.inf)          # find the phase afresh
+            self._clock_set = self._count
         ready = time - self._first_attack >= s.start_after and confidence >= s.min_confidence
         if not ready:
+            self._clock_set = self._count
             return replace(state, time=time, bpm=60.0 / clock, period=clock,
                            next_beat=math.inf, confidence=confidence)
-        accents = ((1.0 - s.bass_phase) * strength + s.bass_phase * bass) * self._recency
+        self._confidences.append(confidence)
+        steady = self._count - self._clock_set >= s.drift_after / self.frame_seconds
+        doubt = (confidence <= s.drift_doubt * max(self._confidences)
+                 and time - self._last_attack < state.period)      # and still playing
+        if s.drift_beats and math.isfinite(state.next_beat) and steady and doubt:
+            changed = self._tempo_change(accents, state.period / self.frame_seconds)
+            if changed is not None:
+                period = state.period * changed
+                clock = period
+                self._forget_before(s.drift_beats * period)
+                self._clock_set = self._count
+                self._heard = (60.0 / period, confidence)
+                self._tempo_elsewhere = 0
+                state = replace(state, next_beat=math.inf)
         predicted = self._predict_beat(accents, period / self.frame_seconds, time, state,
                                        clock)
         if math.isfinite(state.next_beat):
@@ -304,14 +356,19 @@ class BeatTracker:
                        confidence=confidence)
 
     def _periodicity(self, envelope: FloatArray) -> FloatArray | None:
+        """The normalised autocorrelation of `envelope` (the newest frames), at lags
+        0 .. the window's size (0 beyond the envelope)."""
+        size = envelope.size
         centred = envelope - envelope.mean()
         spectrum = np.fft.rfft(centred, self._fft_size)
         correlation = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, self._fft_size)
         if correlation[0] <= 1e-12:
             return None
-        overlap = self._size - np.arange(self._size)
-        return np.asarray(correlation[:self._size] / correlation[0] * self._size
-                          / np.maximum(overlap, self._size // 4), dtype=np.float64)
+        overlap = size - np.arange(size)
+        periodicity = np.zeros(self._size)
+        periodicity[:size] = (correlation[:size] / correlation[0] * size
+                              / np.maximum(overlap, size // 4))
+        return periodicity
 
     def _tempo(self, periodicity: FloatArray, held: float,
                settled: bool = True) -> tuple[float, float]:
@@ -394,6 +451,70 @@ class BeatTracker:
         offset = float(chosen) + _vertex(fit, chosen)
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - s.latency
+
+    def _tempo_change(self, envelope: FloatArray, lag: float) -> float | None:
+        """The ratio of a new beat period to the clock's (`lag` frames), when a short comb
+        over the last `drift_beats` beats has fitted a period `drift_least`..`drift_most`
+        away `drift_gain` times better than the clock's for `drift_analyses` analyses in a
+        row (the same period each time, within `drift_agree`); else None."""
+        s = self.settings
+        fits = self._short_fits(envelope, lag)
+        held, fits = fits[0], fits[1:]
+        best = int(np.argmax(fits))
+        ratio = float(self._drift_ratios[best + 1])
+        heard = (0 < best < fits.size - 1                 # (not beyond the ratios looked at)
+                 and abs(math.log(ratio)) >= s.drift_least and fits[best] >= s.drift_gain * held)
+        if not heard:
+            self._drift_seen = []
+            return None
+        if self._drift_seen and abs(math.log(ratio / self._drift_seen[-1])) > s.drift_agree:
+            self._drift_seen = []
+        self._drift_seen.append(ratio)
+        if len(self._drift_seen) < s.drift_analyses:
+            return None
+        seen, self._drift_seen = self._drift_seen, []
+        return float(np.mean(seen))
+
+    def _refine_tempo(self, envelope: FloatArray) -> None:
+        """Just after a tempo change (too little heard for the autocorrelation): the tempo
+        within `drift_least` of the one held whose short comb fits the last beats best."""
+        bpm, confidence = self._heard
+        fits = self._short_fits(envelope, 60.0 / bpm / self.frame_seconds)
+        near = np.abs(np.log(self._drift_ratios)) <= self.settings.drift_least
+        best = int(np.argmax(np.where(near, fits, -np.inf)))
+        self._heard = (bpm / float(self._drift_ratios[best]), confidence)
+
+    def _short_fits(self, envelope: FloatArray, lag: float) -> FloatArray:
+        """For each of `_drift_ratios`, the best fit of an unweighted comb of `drift_beats`
+        teeth `lag` × ratio frames apart over the newest strength (any offset), within the
+        phase tolerance."""
+        lags = lag * self._drift_ratios
+        periods = np.ceil(lags).astype(np.intp)              # offsets of one period, per ratio
+        width = self._tolerance.size // 2
+        wide = np.arange(-width, int(periods.max()) + width)
+        offsets = wide[None, :] % periods[:, None]            # wrapped within each period
+        teeth = np.arange(self.settings.drift_beats)
+        back = np.rint(offsets[:, :, None] + lags[:, None, None] * teeth[None, None, :])
+        index = self._size - 1 - np.minimum(back.astype(np.intp), self._size - 1)
+        within = np.arange(int(periods.max()))[None, :] < periods[:, None]
+        fit = envelope[index].mean(axis=2)
+        smoothed = sliding_window_view(fit, self._tolerance.size, axis=1) @ self._tolerance
+        return np.asarray(np.where(within, smoothed, -np.inf).max(axis=1), dtype=np.float64)
+
+    def _forget_before(self, seconds: float) -> None:
+        """Clear the strength older than `seconds` (a tempo change: what came before it
+        is another tempo)."""
+        keep = int(round(seconds / self.frame_seconds))
+        if keep >= self._size:
+            return
+        newest = (self._count - 1) % self._size
+        age = (newest - np.arange(self._size)) % self._size
+        self._strength[age >= keep] = 0.0
+        self._bass[age >= keep] = 0.0
+        self._forgot_at = self._count - keep
+        since = self.state.time - seconds
+        while self._changes and self._changes[0] < since:
+            self._changes.popleft()
 
     def _phase_fit(self, envelope: FloatArray, lag: float) -> FloatArray:
         """Fit of a beat comb ending `offset` frames ago, for offsets 0 .. lag−1."""
