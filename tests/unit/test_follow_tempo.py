@@ -287,3 +287,27 @@ def test_the_band_is_in_within_four_bars_of_the_guitarists_first_note(started: b
     bars = (entry - guitarist.first) / (4 * 60.0 / 176.0)
     assert min(abs(entry - d) for d in downbeats) < 0.002
     assert (bars <= 4.0 + 1e-6) if started else (bars > 4.0)
+
+
+class UnsettledTracker(Guitarist):
+    """A guitarist counted in at 96 who plays 96; the tracker, finding its feet, reports
+    112 BPM (and its beats accordingly) for its first six beats."""
+
+    def state(self, now: float) -> GuitarBeat | None:
+        heard = super().state(now)
+        if heard is None or heard.beats > 6:
+            return heard
+        return dataclasses.replace(heard, period=60.0 / 112.0,
+                                   next_beat=heard.next_beat - 0.1)
+
+
+def test_a_counted_in_band_keeps_its_tempo_until_the_tracker_has_settled() -> None:
+    guitarist = UnsettledTracker(96.0, first=2.5)
+    _, _, events, beats = play(FollowSettings(come_in="count_in"), guitarist, seconds=12.0,
+                               bpm=96.0)
+    settled = guitarist.beats(12.0)[2 * 4 - 1]            # the tracker's eighth beat
+    early = [t for _, t in beats if t <= settled]
+    spacings = [b - a for a, b in zip(early, early[1:], strict=False)]
+    assert len(spacings) >= 8
+    assert max(abs(s - 60.0 / 96.0) for s in spacings) < 1e-6
+    assert not [e for e in events if e["kind"] == "band_tempo" and float(e["t"]) <= settled]

@@ -19,7 +19,9 @@ band leads.
 Coming in (`come_in`):
 * `now`      the band plays from beat 0 at the configured tempo (and follows from there);
 * `count_in` one bar of clicks at the configured tempo, the band from bar 1 (a take played
-             with `--tempo` lines up with the band's bars from t = 0);
+             with `--tempo` lines up with the band's bars from t = 0); it keeps that tempo
+             until the tracker has passed `come_in_bars` bars of beats (a tracker finding its
+             feet must not pull a band that knows the tempo);
 * `listen`   the band listens (silent) until the tracker has the beat and a downbeat for
              `come_in_bars` bars (or, once it is sure of the beat, by the downbeat
              `latest_bars` bars after the guitarist's first note, whichever comes first),
@@ -187,6 +189,8 @@ class TempoFollower:
             if self._followed is not None:
                 self._set_period(self._followed, period, beat, tempo)
             return
+        if self.come_in == "count_in" and guitar.beats < s.come_in_bars * tempo.beats_per_bar:
+            return      # counted in: the band keeps its tempo until the tracker has settled
         theirs = self._their_period(guitar.period, period)
         if theirs is None:
             return
