@@ -311,3 +311,47 @@ def test_a_counted_in_band_keeps_its_tempo_until_the_tracker_has_settled() -> No
     assert len(spacings) >= 8
     assert max(abs(s - 60.0 / 96.0) for s in spacings) < 1e-6
     assert not [e for e in events if e["kind"] == "band_tempo" and float(e["t"]) <= settled]
+
+
+class SlowToHearTracker(Guitarist):
+    """A guitarist going from 100 to 110 BPM at `change` s whose tracker goes on reporting
+    the old tempo's beats for `delay` s, then the new tempo and that it heard a change."""
+
+    def __init__(self, change: float, delay: float) -> None:
+        super().__init__(100.0, first=0.2, change=change, bpm2=110.0)
+        self.delay = delay
+
+    def state(self, now: float) -> GuitarBeat | None:
+        heard = super().state(now)
+        if heard is None or now < self.change:
+            return heard
+        if now < self.change + self.delay:
+            old = [b for b in self.beats(now) if b < self.change]
+            grid = old[-1]
+            while grid + 0.6 <= now:
+                grid += 0.6
+            return dataclasses.replace(heard, period=0.6, next_beat=grid + 0.6,
+                                       last_beat=grid)
+        return dataclasses.replace(heard, tempo_changed=self.change + self.delay)
+
+
+@pytest.mark.parametrize("catch_up", [0.06, 0.12])
+def test_left_behind_by_a_tempo_change_the_band_catches_up_harder(catch_up: float) -> None:
+    """Heard 3 beats late, a 10 % change leaves the band 164 ms behind: with `catch_up`
+    0.12 it closes half the gap a beat and is back within 20 ms two bars after the change,
+    without overshooting; with 0.06 (no more than the usual lead) it is not. No beat's
+    length moves by more than the catch-up allows."""
+    change = 12.1
+    guitarist = SlowToHearTracker(change, delay=3 * 60.0 / 110.0)
+    settings = FollowSettings(come_in="now", offset=0.0, catch_up=catch_up)
+    _, _, _, beats = play(settings, guitarist, seconds=24.0, bpm=100.0)
+    bar = 4 * 60.0 / 110.0
+    back = errors_after(beats, guitarist, change + 2 * bar, change + 4 * bar)
+    if catch_up > settings.max_lead:
+        assert max(back) < 0.020, [round(e, 3) for e in back]
+    else:
+        assert max(back) > 0.020
+    times = [t for _, t in beats]
+    spacings = [b - a for a, b in zip(times, times[1:], strict=False)]
+    changes = [abs(b / a - 1.0) for a, b in zip(spacings, spacings[1:], strict=False)]
+    assert max(changes) <= max(settings.max_change, catch_up) * 1.25

@@ -13,8 +13,11 @@ where `error` is how late this beat of the band is against the nearest beat of t
 guitarist (the tracker's beat clock, itself a phase-locked loop, so one pushed strum moves
 it little), clamped to `max_change` of the period per beat, and the new period to within
 `max_lead` of the guitarist's (a band catches up a beat by playing a little faster, never by
-running away from the tempo: a wrong phase reading cannot drag it off). `follow` = 0: the
-band leads.
+running away from the tempo: a wrong phase reading cannot drag it off). In the
+`catch_up_bars` bars after the tracker heard the guitarist change tempo (`tempo_changed`),
+the band, left behind while the change was being heard, takes their period less
+`phase_gain` of the gap (half of it closed each beat, without overshooting), within
+`catch_up` (12 %). `follow` = 0: the band leads.
 
 Coming in (`come_in`):
 * `now`      the band plays from beat 0 at the configured tempo (and follows from there);
@@ -203,11 +206,25 @@ class TempoFollower:
         if error > unit / 2:
             error -= unit
         gain = s.follow * min(1.0, guitar.confidence / s.sure)   # an unsure tracker, gently
-        change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
-        change = max(-s.max_change * period, min(s.max_change * period, change))
+        if self._catching_up(guitar, now, theirs):
+            # left behind while the change was heard: their period, less a share of the gap
+            # (closing it in a few beats without overshooting), within `catch_up`
+            change = gain * (theirs - s.phase_gain * error - period)
+            most = lead = max(s.max_lead, s.catch_up)
+        else:
+            change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
+            most, lead = s.max_change, s.max_lead
+        change = max(-most * period, min(most * period, change))
         # catching up a beat is done by a few percent, never by running away from their tempo
-        wanted = min(max(period + change, theirs * (1.0 - s.max_lead)), theirs * (1.0 + s.max_lead))
+        wanted = min(max(period + change, theirs * (1.0 - lead)), theirs * (1.0 + lead))
         self._set_period(wanted, period, beat, tempo)
+
+    def _catching_up(self, guitar: GuitarBeat, now: float, theirs: float) -> bool:
+        """The guitarist changed tempo in the last `catch_up_bars` bars (the tracker heard
+        it a few beats late, and the band is behind or ahead by as much)."""
+        changed = guitar.tempo_changed
+        bar = theirs * self.clock.tempo.beats_per_bar
+        return changed is not None and 0.0 <= now - changed <= self.settings.catch_up_bars * bar
 
     def _their_period(self, theirs: float, period: float) -> float | None:
         """The guitarist's beat period at the band's metrical level (a tracker at double,

@@ -220,6 +220,7 @@ class BeatTracker:
             math.log(1.0 - s.drift_most), math.log(1.0 + s.drift_most) + 1e-9, 0.005))))
         self._drift_seen: list[float] = []
         self._forgot_at: int | None = None                # frame count at the last change
+        self._tempo_changed: float | None = None          # ... and its time
         self._clock_set = 0                               # ... at the clock's last jump
         self._confidences: deque[float] = deque(
             maxlen=max(int(round(s.drift_after / (s.analysis_frames * frame_seconds))), 1))
@@ -269,6 +270,11 @@ class BeatTracker:
         if math.isfinite(time):
             self._changes.append(time)
             self._choose_downbeat()
+
+    @property
+    def tempo_changed(self) -> float | None:
+        """When the tracker last heard the guitarist change tempo (None: never)."""
+        return self._tempo_changed
 
     @property
     def first_attack(self) -> float | None:
@@ -339,6 +345,7 @@ class BeatTracker:
                 period = state.period * changed
                 clock = period
                 self._forget_before(s.drift_beats * period)
+                self._tempo_changed = time
                 self._clock_set = self._count
                 self._heard = (60.0 / period, confidence)
                 self._tempo_elsewhere = 0

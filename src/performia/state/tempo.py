@@ -20,7 +20,8 @@ class GuitarBeat:
     the guitarist falls (clock seconds); `last_beat`: the last beat passed (None before
     any), `beat_in_bar` its place in the bar (0 = the guitarist's downbeat); `beats`: how
     many beats were passed so far; `confidence`, `downbeat_confidence` 0..1; `started`:
-    the guitarist's first attack (clock seconds; None before one)."""
+    the guitarist's first attack (clock seconds; None before one); `tempo_changed`: when the
+    tracker last heard the guitarist change tempo (None: never)."""
 
     time: float
     period: float
@@ -31,6 +32,7 @@ class GuitarBeat:
     beats: int = 0
     downbeat_confidence: float = 0.0
     started: float | None = None
+    tempo_changed: float | None = None
 
     @property
     def locked(self) -> bool:
@@ -67,6 +69,8 @@ class FollowSettings:
     sure: float = 0.5                # ... and from which it is followed with the full gains
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
     max_lead: float = 0.06           # the band's tempo stays within this share of theirs
+    catch_up: float = 0.12           # ... and its change per beat within max_change, but both
+    catch_up_bars: float = 2.0       # within this in these bars after a tempo change heard
     offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
     log_step: float = 0.5            # BPM: a band tempo change this big is logged
