@@ -330,6 +330,8 @@ class BeatTracker:
         if jump:
             state = replace(state, next_beat=math.inf)          # find the phase afresh
             self._clock_set = self._count
+            if state.period > 0 and abs(math.log(period / state.period)) <= 2 * s.drift_most:
+                self._tempo_changed = time                      # (not a metrical level)
         ready = time - self._first_attack >= s.start_after and confidence >= s.min_confidence
         if not ready:
             self._clock_set = self._count
