@@ -355,3 +355,22 @@ def test_left_behind_by_a_tempo_change_the_band_catches_up_harder(catch_up: floa
     spacings = [b - a for a, b in zip(times, times[1:], strict=False)]
     changes = [abs(b / a - 1.0) for a, b in zip(spacings, spacings[1:], strict=False)]
     assert max(changes) <= max(settings.max_change, catch_up) * 1.25
+
+
+def test_a_band_listening_comes_in_by_the_fourth_bar_even_if_the_tracker_is_unsure() -> None:
+    """A tracker locked on the beat but only 0.35 confident (a syncopated comp, say) still
+    brings the band in by the fourth bar after the guitarist's first note
+    (`latest_confidence` 0.3): a band that waits longer has missed the song's start."""
+    guitarist = LateTracker(176.0, found=3.4)
+    guitarist.state = lambda now: (                           # type: ignore[method-assign]
+        None if (s := LateTracker.state(guitarist, now)) is None
+        else dataclasses.replace(s, confidence=0.35))
+    _, _, events, _ = play(FollowSettings(offset=0.0), guitarist, seconds=12.0)
+    come_in = [e for e in events if e["kind"] == "come_in"]
+    assert len(come_in) == 1
+    bars = (float(come_in[0]["t"]) - guitarist.first) / (4 * 60.0 / 176.0)  # type: ignore[arg-type]
+    assert bars <= 4.0 + 1e-6
+    _, _, events, _ = play(FollowSettings(offset=0.0, latest_confidence=0.5), guitarist,
+                           seconds=12.0)
+    come_in = [e for e in events if e["kind"] == "come_in"]
+    assert (float(come_in[0]["t"]) - guitarist.first) / (4 * 60.0 / 176.0) > 4.0  # type: ignore[arg-type]

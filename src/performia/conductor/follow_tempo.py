@@ -26,8 +26,9 @@ Coming in (`come_in`):
              until the tracker has passed `come_in_bars` bars of beats (a tracker finding its
              feet must not pull a band that knows the tempo);
 * `listen`   the band listens (silent) until the tracker has the beat and a downbeat for
-             `come_in_bars` bars (or, once it is sure of the beat, by the downbeat
-             `latest_bars` bars after the guitarist's first note, whichever comes first),
+             `come_in_bars` bars (or, once it hears the beat with a confidence of
+             `latest_confidence`, by the downbeat `latest_bars` bars after the
+             guitarist's first note, whichever comes first),
              and comes in on the guitarist's next downbeat; before it
              is in, the map is simply replaced (nothing sounds, nothing can jump);
 * `pedal`    as `listen`, but the band comes in at the bar line after the pedal (a mode
@@ -171,8 +172,8 @@ class TempoFollower:
     def _last_chance(self, guitar: GuitarBeat, beat: float) -> bool:
         """The bar line after the next falls more than `latest_bars` bars after the
         guitarist's first note: come in on the next, once a bar of beat is heard with
-        confidence."""
-        sure = guitar.confidence >= self.settings.sure
+        `latest_confidence`."""
+        sure = guitar.confidence >= self.settings.latest_confidence
         if guitar.started is None or self.locked_bars < 1 or not sure:
             return False
         tempo = self.clock.tempo

@@ -62,6 +62,7 @@ class FollowSettings:
     give_up_bars: int = 4            # ... and at most this many once the beat is found
     latest_bars: float = 4.0         # in on a downbeat at most this many bars after the
                                      # guitarist's first note, once the beat is found
+    latest_confidence: float = 0.3   # ... heard with at least this confidence (dev)
     phase_gain: float = 0.5          # share of the phase error corrected per beat
     period_gain: float = 0.5         # share of the tempo difference taken per beat
     max_change: float = 0.05         # at most this share of the period per beat
