@@ -261,6 +261,13 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      {"tempo_changes": ((8, 145.0),)}),
     ("fingerpick", 24, "fluidr3", "C:maj", 84, 4, _bars(("I vi IV V", 4)), "open", TRAVIS_44,
      {"tempo_changes": ((8, 92.0),)}),
+    # slowing down (added in the seventh session: dev had one take that slows, 1031)
+    ("strum", 25, "timgm", "D:maj", 110, 4, _bars(("I V vi IV", 4)), "open", "D.DU.UDU",
+     {"tempo_changes": ((8, 100.0),)}),
+    ("strum", 27, "fluidr3", "F:maj", 96, 4, _bars(("I IV vi V", 4)), "barre", "D.DUDUDU",
+     {"tempo_changes": ((8, 88.0),)}),
+    ("fingerpick", 24, "timgm", "E:min", 100, 4, _bars(("i VI III VII", 4)), "open",
+     TRAVIS_44, {"tempo_changes": ((8, 91.0),)}),
 ]
 
 

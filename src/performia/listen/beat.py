@@ -304,6 +304,7 @@ class BeatTracker:
         s = self.settings
         if self._first_attack is None or time - self._last_attack > s.silence:
             self._clock_set = self._count
+            self._confidences.clear()
             return replace(state, time=time, confidence=0.0, next_beat=math.inf)
         strength, bass = self._ordered_strength(), self._ordered(self._bass)
         heard = self._size if self._forgot_at is None else min(
@@ -332,26 +333,22 @@ class BeatTracker:
             self._clock_set = self._count
             if state.period > 0 and abs(math.log(period / state.period)) <= 2 * s.drift_most:
                 self._tempo_changed = time                      # (not a metrical level)
+        if self._confidences and not jump:                 # the clock had the beat
+            self._confidences.append(confidence)
+            changed = self._heard_a_change(time, state, accents, confidence)
+            if changed is not None:
+                period = clock = state.period * changed
+                confidence = max(confidence, s.min_confidence)
+                self._heard = (60.0 / period, confidence)
+                state = replace(state, next_beat=math.inf)
         ready = time - self._first_attack >= s.start_after and confidence >= s.min_confidence
         if not ready:
-            self._clock_set = self._count
+            if not self._confidences:
+                self._clock_set = self._count
             return replace(state, time=time, bpm=60.0 / clock, period=clock,
                            next_beat=math.inf, confidence=confidence)
-        self._confidences.append(confidence)
-        steady = self._count - self._clock_set >= s.drift_after / self.frame_seconds
-        doubt = (confidence <= s.drift_doubt * max(self._confidences)
-                 and time - self._last_attack < state.period)      # and still playing
-        if s.drift_beats and math.isfinite(state.next_beat) and steady and doubt:
-            changed = self._tempo_change(accents, state.period / self.frame_seconds)
-            if changed is not None:
-                period = state.period * changed
-                clock = period
-                self._forget_before(s.drift_beats * period)
-                self._tempo_changed = time
-                self._clock_set = self._count
-                self._heard = (60.0 / period, confidence)
-                self._tempo_elsewhere = 0
-                state = replace(state, next_beat=math.inf)
+        if not self._confidences:
+            self._confidences.append(confidence)
         predicted = self._predict_beat(accents, period / self.frame_seconds, time, state,
                                        clock)
         if math.isfinite(state.next_beat):
@@ -460,6 +457,25 @@ class BeatTracker:
         offset = float(chosen) + _vertex(fit, chosen)
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - s.latency
+
+    def _heard_a_change(self, time: float, state: BeatState, accents: FloatArray,
+                        confidence: float) -> float | None:
+        """The ratio of the guitarist's new beat period to the clock's, once the clock has
+        kept its tempo `drift_after` s, the guitarist still plays and the confidence fell to
+        `drift_doubt` of its peak there (`_tempo_change` says if it is one); else None."""
+        s = self.settings
+        steady = self._count - self._clock_set >= s.drift_after / self.frame_seconds
+        doubt = (confidence <= s.drift_doubt * max(self._confidences)
+                 and time - self._last_attack < state.period)      # and still playing
+        if not (s.drift_beats and state.period > 0 and steady and doubt):
+            return None
+        changed = self._tempo_change(accents, state.period / self.frame_seconds)
+        if changed is not None:
+            self._forget_before(s.drift_beats * state.period * changed)
+            self._tempo_changed = time
+            self._clock_set = self._count
+            self._tempo_elsewhere = 0
+        return changed
 
     def _tempo_change(self, envelope: FloatArray, lag: float) -> float | None:
         """The ratio of a new beat period to the clock's (`lag` frames), when a short comb
