@@ -45,8 +45,6 @@ class ChordSettings:
     seventh_cost: float = 0.0       # plain triads preferred when the evidence is even
     major_seventh_cost: float = 0.07  # more for maj7: the major third's fifth (its 3rd
                                      # harmonic) is the major seventh
-    dominant_cost: float = -0.02    # less for 7: a guitar voicing sounds its flat seventh
-                                    # once, softer than the triad it sits on
     rare_cost: float = 0.05         # dim: rare (a passing chord), chosen on clear evidence
     suspended_cost: float = 0.15    # sus4: heard only when the fourth is clearly there
     key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
@@ -81,8 +79,7 @@ def _cost(chord: Chord | None, settings: ChordSettings) -> float:
         return settings.suspended_cost
     if chord is None or len(chord.intervals) < 4:
         return 0.0
-    extra = (settings.major_seventh_cost if chord.quality == "maj7"
-             else settings.dominant_cost if chord.quality == "7" else 0.0)
+    extra = settings.major_seventh_cost if chord.quality == "maj7" else 0.0
     return settings.seventh_cost + extra
 
 
