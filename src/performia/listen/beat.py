@@ -511,8 +511,8 @@ class BeatTracker:
 
     def _short_fits(self, envelope: FloatArray, lag: float) -> FloatArray:
         """For each of `_drift_ratios`, the best fit of an unweighted comb of `drift_beats`
-        teeth `lag` × ratio frames apart over the newest strength (any offset), within the
-        phase tolerance."""
+        teeth `lag` × ratio frames apart over the newest strength (its last tooth at any
+        offset within one period), within the phase tolerance."""
         lags = lag * self._drift_ratios
         periods = np.ceil(lags).astype(np.intp)              # offsets of one period, per ratio
         width = self._tolerance.size // 2

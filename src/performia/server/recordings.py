@@ -129,19 +129,14 @@ def _repair(recording: Path, why: str, *, always: bool = False,
         line = f"recording could not be repaired: {error}"
         log.error("%s", line)
         return line
-    if not result.changed and closed:
-        line = (f"recording repaired: {recording} ({result.seconds:.2f} s of audio; {why}; "
-                f"its header was already brought up to date)")
-        log.warning("%s", line)
-        return line
-    if not result.changed:
+    if not result.changed and not closed:
         if not always:
             return None
         line = f"recording {recording} ({why}) is valid: {result.seconds:.2f} s of audio"
-        log.warning("%s", line)
-        return line
-    line = (f"recording repaired: {recording} ({result.seconds:.2f} s of audio; {why}; "
-            f"its header said {result.frames_before / max(result.rate, 1):.2f} s)")
+    else:
+        header = ("its header was already brought up to date" if not result.changed else
+                  f"its header said {result.frames_before / max(result.rate, 1):.2f} s")
+        line = f"recording repaired: {recording} ({result.seconds:.2f} s of audio; {why}; {header})"
     log.warning("%s", line)
     return line
 

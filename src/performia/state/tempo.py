@@ -70,8 +70,8 @@ class FollowSettings:
     sure: float = 0.5                # ... and from which it is followed with the full gains
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
     max_lead: float = 0.06           # the band's tempo stays within this share of theirs
-    catch_up: float = 0.12           # ... and its change per beat within max_change, but both
-    catch_up_bars: float = 2.0       # within this in these bars after a tempo change heard
+    catch_up: float = 0.12           # max_change and max_lead both become this share ...
+    catch_up_bars: float = 2.0       # ... in these bars after the tracker heard a tempo change
     offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
     log_step: float = 0.5            # BPM: a band tempo change this big is logged
