@@ -597,7 +597,7 @@ class Manager:
             for recorder in self.recorders:
                 _guard("close the recording", recorder.stop)
         self.recorders.clear()
-        _guard("check the recordings", self.journal.finish)
+        _guard("check the recordings", lambda: self.journal.finish(server_died=server_gone))
         if self.session is not None:
             if self.session.supernova is not None:
                 self.server_log = self.session.supernova.log

@@ -204,3 +204,19 @@ def test_a_part_whose_server_died_is_reported_even_when_the_patch_got_there_firs
     assert lines[1].startswith(f"recording repaired: {stale.resolve()} (")
     assert "its header said" in lines[1]
     assert read_wav(stale)[1].shape == (200, 2)
+
+
+def test_parts_left_when_the_server_died_for_good_are_reported_even_if_patched_first(
+        tmp_path: Path) -> None:
+    """With no restart allowed the parts are repaired at shutdown, not by `close_files`:
+    each is still reported when the periodic patch brought its header up to date."""
+    journal = RecordingJournal(tmp_path / "state")
+    patched = tmp_path / "patched.wav"
+    journal.add(patched)
+    killed_recording(patched, 100)
+    journal.patch()                               # the last patch got there before the death
+    lines = journal.finish(server_died=True)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"recording repaired: {patched.resolve()} (")
+    assert "already brought up to date" in lines[0]
+    assert read_wav(patched)[1].shape == (100, 2)

@@ -73,12 +73,14 @@ class RecordingJournal:
         temporary.write_text(json.dumps(record))
         temporary.replace(self.path)
 
-    def finish(self) -> list[str]:
+    def finish(self, server_died: bool = False) -> list[str]:
         """Repair every file still in the journal (a no-op for one the server closed), then
-        remove the journal. One line per repaired file; the lines are also returned."""
+        remove the journal. One line per repaired file; the lines are also returned.
+        `server_died`: each file is reported, even when the periodic patch got to its
+        header just before the server died (the same repair)."""
         lines = []
         for recording in self.files:
-            line = _repair(recording, "the server could not close it")
+            line = _repair(recording, "the server could not close it", closed=server_died)
             if line:
                 lines.append(line)
         self.files.clear()
