@@ -116,6 +116,9 @@ class Scores:
     errors_ms: list[float] = field(default_factory=list)
     entry_bars: float | None = None
     relock_bars: list[float] = field(default_factory=list)
+    open_bars: int = 0              # keys on root and fifth on the downbeat (third in doubt)
+    seventh_bars: int = 0           # predictable bars on a seventh chord ...
+    seventh_left_out: int = 0       # ... where the keys played its triad (seventh in doubt)
 
 
 def predictable(bars: Sequence[tuple[str, ...]]) -> list[int]:
@@ -157,6 +160,8 @@ def score(truth: Truth, notes: dict[str, list[Sounding]], beats: list[tuple[floa
         k = keys_right(keys, chord, band, until)
         b = bass_right(bass, chord, band)
         s.keys, s.bass, s.right = s.keys + k, s.bass + b, s.right + (k and b)
+        count_doubts(s, {n.pitch % 12 for n in keys if abs(n.start - band) < ONSET_WINDOW},
+                     chord)
     changes = [(st, Chord.parse(c)) for (st, _, c) in truth.chords if c != "N"]
     for i, (start, chord) in enumerate(changes[1:], start=1):
         if chord == changes[i - 1][1] or start < (beats[0][1] if beats else truth.end):
@@ -195,6 +200,18 @@ def score(truth: Truth, notes: dict[str, list[Sounding]], beats: list[tuple[floa
         s.relock_bars.append(max(0.0, back - change) / (60.0 / truth.tempo_changes[-1][1]
                                                         * truth.bpb))
     return s
+
+
+def count_doubts(s: Scores, classes: set[int], chord: Chord) -> None:
+    """How often the keys played less than the chord on the downbeat: root and fifth
+    only, or the triad of a seventh chord."""
+    if not classes:
+        return
+    triad = set(chord.pitch_classes[:3])
+    s.open_bars += len(classes) <= 2 and not classes & (triad - {chord.root, chord.fifth})
+    if len(chord.pitch_classes) == 4:
+        s.seventh_bars += 1
+        s.seventh_left_out += classes <= triad
 
 
 def run_take(job: tuple[Path, bool, float]) -> tuple[str, bool, dict[str, Any]]:
@@ -310,13 +327,19 @@ def main() -> int:
         if entries:
             line += (f"; came in after {statistics.median(entries):.1f} bars (median, max "
                      f"{max(entries):.1f})")
+        opened = sum(s["open_bars"] for s in group)
+        sevenths = sum(s["seventh_bars"] for s in group)
+        left_out = sum(s["seventh_left_out"] for s in group)
+        line += (f"; keys on root and fifth (third in doubt) on {opened} of those bars, "
+                 f"a seventh chord's triad on {left_out} of {sevenths}")
         if relock:
             line += f"; back within ±20 ms {', '.join(f'{r:.1f}' for r in relock)} bars after " \
                     "a tempo change"
         print(line)
         out[label] = {"right": right, "predictable": predictable_, "p90_ms": p90,
                       "corrections": corr, "agreement": agree / max(1, notes),
-                      "relock_bars": relock, "entry_bars": entries}
+                      "relock_bars": relock, "entry_bars": entries, "open_bars": opened,
+                      "seventh_bars": sevenths, "seventh_left_out": left_out}
     print(f"{len(paths)} takes, {time.perf_counter() - started:.1f} s")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "totals": out}, indent=1))

@@ -19,6 +19,7 @@ CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
     "dim": (0, 3, 6),
     "aug": (0, 4, 8),
     "sus4": (0, 5, 7),
+    "5": (0, 7),              # root and fifth: what the band plays when the third is in doubt
 }
 SCALES: dict[str, tuple[int, ...]] = {
     "maj": (0, 2, 4, 5, 7, 9, 11),
@@ -64,7 +65,8 @@ class Chord:
 
     @property
     def fifth(self) -> int:
-        return (self.root + self.intervals[2]) % 12
+        """The chord's fifth (diminished, perfect or augmented)."""
+        return (self.root + next(i for i in self.intervals if i in (6, 7, 8))) % 12
 
     def contains(self, midi: int) -> bool:
         return midi % 12 in self.pitch_classes

@@ -244,6 +244,8 @@ def test_lead_voices_moves_to_the_nearest_voicing() -> None:
     assert voice_movement(e_minor, c_major) == 1
     for voicing in chord_voicings(Chord.parse("G:7"), 4):
         assert {n % 12 for n in voicing} == {7, 11, 2, 5}
+    open_fifth = lead_voices(Chord.parse("D:5"), c_major, 4)   # the third in doubt
+    assert {n % 12 for n in open_fifth} == {2, 9} and len(open_fifth) == 3
 
 
 # -- melody --------------------------------------------------------------------------------

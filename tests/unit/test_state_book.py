@@ -3,6 +3,7 @@ band anticipating, correcting and agreeing (keys and bass) on the offline clock.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 
@@ -154,6 +155,16 @@ def test_confident_prediction_is_played_on_the_downbeat() -> None:
     play_bars(book, POP * 2 + [C])                    # bar 9 should be G; heard: still C
     on_the_one = decided(book, 36.0)
     assert on_the_one.chord == G and on_the_one.sure and on_the_one.next_chord == AM
+
+
+def test_the_band_plays_only_the_part_of_a_chord_it_is_sure_of() -> None:
+    book = make_book()
+    play_bars(book, POP * 2 + [C])
+    power = Chord.parse("G:5")
+    book._state = dataclasses.replace(book.state, played_as=((G, power),))   # third in doubt
+    on_the_one = decided(book, 36.0)
+    assert on_the_one.chord == power and on_the_one.sure and on_the_one.next_chord == AM
+    assert decided(book, 32.0).next_chord == power
 
 
 def test_a_surprise_is_followed_as_soon_as_it_is_heard() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from performia.listen.chords import vocabulary
 from performia.state.book import StateBook
-from performia.state.evidence import LEAST_FRAMES, ChordEvidence
+from performia.state.evidence import LEAST_FRAMES, ChordEvidence, DoubtSettings, sure_part
 from performia.theory import Chord, Key
 from performia.timing.tempo import TempoMap
 
@@ -56,3 +57,54 @@ def test_a_flipping_arpeggio_bar_is_the_chord_its_frames_say() -> None:
         without.hear_chord(chord, heard, since=since)
     without.start_bar(1, 2.0)
     assert without.state.bars[-1].changes == ((0, A),)
+
+
+# -- the part of a chord the band is sure of ---------------------------------------------
+
+EARS = vocabulary()                                   # the recogniser's own chords
+
+
+def scores_for(**margins: float) -> np.ndarray:
+    """Per-frame log-likelihoods: 0 for every chord but those named (label=score)."""
+    scores = np.zeros(len(EARS))
+    for label, score in margins.items():
+        scores[EARS.index(Chord.parse(label.replace("_", ":")))] = score
+    return scores
+
+
+def test_a_chord_heard_clearly_is_played_whole() -> None:
+    settings = DoubtSettings()
+    clear = scores_for(G_maj7=2.0, G_maj=1.0, G_min=0.2)
+    assert sure_part(Chord.parse("G:maj7"), clear, EARS, settings) == Chord.parse("G:maj7")
+    assert sure_part(Chord.parse("D:sus4"), scores_for(D_sus4=1.0, D_maj=0.9), EARS,
+                     settings) == Chord.parse("D:sus4")          # no third to doubt
+
+
+def test_a_seventh_in_doubt_is_left_out_and_a_third_in_doubt_leaves_root_and_fifth() -> None:
+    settings = DoubtSettings(third=0.5, seventh=0.4)
+    barely_maj7 = scores_for(C_maj7=1.2, C_maj=1.0)
+    assert sure_part(Chord.parse("C:maj7"), barely_maj7, EARS, settings) == Chord.parse("C:maj")
+    barely_minor = scores_for(D_min=1.0, D_maj=0.8)
+    power = sure_part(Chord.parse("D:min"), barely_minor, EARS, settings)
+    assert power == Chord.parse("D:5") and set(power.pitch_classes) == {2, 9}
+    assert power.fifth == 9
+    # a minor seventh whose third is clear but whose seventh is not: the minor triad
+    assert sure_part(Chord.parse("A:min7"), scores_for(A_min7=1.3, A_min=1.0, A_7=0.2),
+                     EARS, settings) == Chord.parse("A:min")
+
+
+def test_the_band_plays_the_part_of_a_chord_the_bars_heard_are_sure_of() -> None:
+    dm, d = Chord.parse("D:min"), Chord.parse("D:maj")
+    book = StateBook(Key.parse("D:min"), beat_at=TEMPO.beat_at, bpm=120)
+    book.evidence = ChordEvidence(EARS)
+    book.start_bar(0, 0.0)
+    for k in range(20):                       # bar 0: D minor, but D major nearly as likely
+        book.hear_scores(0.1 * k, scores_for(D_min=1.0, D_maj=0.9))
+    book.hear_chord(dm, 0.3, since=0.0)
+    book.start_bar(1, 2.0)
+    assert book.state.sure_of(dm) == Chord.parse("D:5")
+    for k in range(20):                       # bar 1: D minor clearly
+        book.hear_scores(2.0 + 0.1 * k, scores_for(D_min=2.0, D_maj=0.2))
+    book.start_bar(2, 4.0)                    # over both bars, the third is clear enough
+    assert book.state.sure_of(dm) == dm
+    assert book.state.sure_of(d) == d         # a chord not heard is played as it is named

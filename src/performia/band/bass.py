@@ -170,7 +170,7 @@ class BassAgent(Musician):
         roll = step.rng.random()
         feel = self.style.bass
         if roll < feel.fifth_probability:
-            return in_bass_register(root + chord.intervals[2])
+            return in_bass_register(root + (chord.fifth - chord.root) % 12)
         if roll < feel.fifth_probability + feel.octave_probability:
             return root + 12 if root + 12 <= HIGHEST else root - 12
         return root

@@ -5,7 +5,7 @@ semitones, no seconds between neighbouring notes. From one chord to the next the
 keeps common tones and moves the others by the smallest steps (it picks the voicing with
 the least total movement from the previous one, staying near the middle of the keyboard).
 A four-note voicing of a triad doubles the root; a three-note voicing of a seventh chord
-leaves out the fifth.
+leaves out the fifth; root and fifth alone (the third in doubt) are played in three notes.
 
 Rhythm: one comping bar per bar from the style (rock half-note stabs, funk syncopated
 sixteenth stabs, ballad whole-note pads, jazz comping on the swung 'ands'); a stab is held
@@ -90,8 +90,10 @@ def _register_penalty(voicing: Voicing) -> float:
 
 
 def lead_voices(chord: Chord, previous: Voicing | None, voices: int) -> Voicing:
-    """The voicing of `chord` that moves least from `previous` (or sits best if None)."""
-    candidates = chord_voicings(chord, voices)
+    """The voicing of `chord` that moves least from `previous` (or sits best if None). A
+    chord of two tones (root and fifth) has at most three voices: four would span 19
+    semitones."""
+    candidates = chord_voicings(chord, min(voices, len(chord.pitch_classes) + 1))
     if not candidates:
         raise ValueError(f"no {voices}-note voicing of {chord} fits MIDI {LOWEST}..{HIGHEST}")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from performia.state.evidence import ChordEvidence
+from performia.state.evidence import ChordEvidence, DoubtSettings
 from performia.state.form import FormMemory, FormSettings, triad_of
 from performia.state.musical_state import (
     BarChords,
@@ -30,6 +30,7 @@ from performia.state.musical_state import (
     HeardChange,
     MusicalState,
     Prediction,
+    chord_in_bar,
 )
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
@@ -44,6 +45,7 @@ class BookSettings:
     bars_kept: int = 128            # bars heard kept in the state
     least_hold: float = 0.5         # beats a chord must hold at the end of a part of a bar
     form: FormSettings = field(default_factory=FormSettings)
+    doubt: DoubtSettings = field(default_factory=DoubtSettings)
 
 
 class StateBook:
@@ -238,8 +240,26 @@ class StateBook:
         if current is not None:
             following = self._form.predict(bar + 1, assume=[current])
         bars: tuple[BarHeard, ...] = self._form.bars[-self.settings.bars_kept:]
+        played_as = state.played_as if assume_current else self._played_as(state, bars)
         return dataclasses.replace(state, prediction=prediction, next_prediction=following,
-                                   bars=bars, form=self._form.form())
+                                   bars=bars, form=self._form.form(), played_as=played_as)
+
+    def _played_as(self, state: MusicalState,
+                   bars: Sequence[BarHeard]) -> tuple[tuple[Chord, Chord], ...]:
+        """The chords of the bars heard that the band plays only part of (recomputed as
+        each bar is committed)."""
+        if self.evidence is None or not bars:
+            return ()
+        held = {heard.bar: heard.changes for heard in bars}
+        bpb = state.beats_per_bar
+
+        def heard_at(beat: float) -> Chord | None:
+            bar = math.floor(beat / bpb)
+            changes = held.get(bar)
+            return None if changes is None else chord_in_bar(changes, beat - bar * bpb)
+
+        sure = self.evidence.sure_parts(self.beat_at, heard_at, self.settings.doubt)
+        return tuple((chord, part) for chord, part in sure.items() if part != chord)
 
 
 def parts_of(beats_per_bar: int) -> int:

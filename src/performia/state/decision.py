@@ -58,7 +58,8 @@ def decide(state: MusicalState, beat: float, time_at: TimeAt, fallback: Chord,
         chord, sure = _unplanned(state, prediction, beat, time_at, fallback, settings)
     following = state.prediction_for(bar + 1)
     next_chord = following.chord if following is not None else chord
-    return ChordDecision(chord, next_chord, sure, _confident(following, settings))
+    return ChordDecision(state.sure_of(chord), state.sure_of(next_chord), sure,
+                         _confident(following, settings))
 
 
 def _confident(prediction: Prediction | None, settings: DecisionSettings) -> bool:

@@ -7,12 +7,18 @@ A:min and A:maj as single notes come and go. Pure logic: the book asks, the ears
     evidence = ChordEvidence(vocabulary)         # the recogniser's chords (None: no chord)
     evidence.add(centre_time, log_likelihoods)   # every /spectrum frame
     evidence.chord(beat_at, 8.0, 10.0)           # song beats 8..10: Chord | None
+    evidence.sure_parts(beat_at, heard_at)       # {G:maj7: G:maj, E:min: E:min, ...}
+
+What the band plays of a chord is the part of it the evidence is sure of (`sure_part`): a
+keyboard player who cannot tell a major from a minor third plays root and fifth, one who
+is unsure of the seventh plays the triad, and neither clashes with what the guitarist plays.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +27,17 @@ from performia.theory import Chord
 
 FRAMES_KEPT = 512          # ~44 s of /spectrum frames (11.7 a second)
 LEAST_FRAMES = 3           # a part heard for fewer frames is not decided from the evidence
+MAJOR_THIRD, MINOR_THIRD = 4, 3
+SEVENTHS = (10, 11)
+
+
+@dataclass(frozen=True, slots=True)
+class DoubtSettings:
+    """How clearly (mean log-likelihood per frame, the ears' units) a chord must beat its
+    rivals on the same root for the band to play all of it (dev takes: see LISTENING.md)."""
+
+    third: float = 0.5      # ... the best chord with the other third; else root and fifth
+    seventh: float = 0.4    # ... its triad; else the triad
 
 
 class ChordEvidence:
@@ -54,3 +71,50 @@ class ChordEvidence:
             total = np.where([c is not None and among(c) for c in self.vocabulary], total,
                              -np.inf)
         return self.vocabulary[int(np.argmax(total))]
+
+    def sure_parts(self, beat_at: Callable[[float], float],
+                   heard_at: Callable[[float], Chord | None],
+                   settings: DoubtSettings | None = None) -> dict[Chord, Chord]:
+        """For each chord the band heard (`heard_at`: song beat → the chord the bars heard
+        hold there), the part of it it can play without a clash, from the frames heard
+        while it sounded: the chord itself, its triad, or root and fifth (`sure_part`).
+        Chords heard for fewer than LEAST_FRAMES frames are played whole."""
+        settings = settings or DoubtSettings()
+        totals: dict[Chord, npt.NDArray[np.float64]] = {}
+        counts: dict[Chord, int] = {}
+        for time, scores in self._frames:
+            chord = heard_at(beat_at(time))
+            if chord is None:
+                continue
+            if chord in totals:
+                totals[chord] = totals[chord] + scores
+            else:
+                totals[chord] = scores.copy()
+            counts[chord] = counts.get(chord, 0) + 1
+        return {chord: sure_part(chord, total / counts[chord], self.vocabulary, settings)
+                if counts[chord] >= LEAST_FRAMES else chord
+                for chord, total in totals.items()}
+
+
+def sure_part(chord: Chord, scores: npt.NDArray[np.float64],
+              vocabulary: Sequence[Chord | None], settings: DoubtSettings) -> Chord:
+    """`chord` if the scores (one per chord of `vocabulary`) hear it clearly; root and fifth
+    if the third is in doubt; the triad if the seventh is."""
+    intervals = set(chord.intervals)
+    third = MAJOR_THIRD if MAJOR_THIRD in intervals else (
+        MINOR_THIRD if MINOR_THIRD in intervals and 7 in intervals else None)
+    if third is None:
+        return chord                 # no third to doubt (sus4, dim, root and fifth)
+    same_root = [(i, c) for i, c in enumerate(vocabulary) if c is not None and c.root == chord.root]
+    ours = max(scores[i] for i, c in same_root if third in c.intervals)
+    other = MINOR_THIRD if third == MAJOR_THIRD else MAJOR_THIRD
+    theirs = [scores[i] for i, c in same_root if other in c.intervals and 7 in c.intervals]
+    if theirs and ours - max(theirs) < settings.third:
+        return Chord(chord.root, "5")
+    triad = Chord(chord.root, "maj" if third == MAJOR_THIRD else "min")
+    if not intervals & set(SEVENTHS) or triad not in vocabulary:
+        return chord
+    if chord in vocabulary and (scores[vocabulary.index(chord)]
+                                - scores[vocabulary.index(triad)]) < settings.seventh:
+        return triad
+    return chord

@@ -104,6 +104,16 @@ class MusicalState:
     form: FormFound | None = None
     prediction: Prediction | None = None       # for `bar`
     next_prediction: Prediction | None = None  # for `bar + 1`
+    played_as: tuple[tuple[Chord, Chord], ...] = ()  # (chord heard, the part of it the band
+                                                     # is sure of) where they differ
+
+    def sure_of(self, chord: Chord) -> Chord:
+        """What the band plays of `chord`: all of it, or the part the ears are sure of (its
+        triad, or root and fifth: see `state.evidence.sure_part`)."""
+        for heard, sure in self.played_as:
+            if heard == chord:
+                return sure
+        return chord
 
     def last_change(self, until_beat: float) -> HeardChange | None:
         """The latest change heard that the guitarist played at or before `until_beat`."""
