@@ -11,8 +11,10 @@ Two runs per take:
   band was not on (beats); bass notes that are tones of the keys' chord.
 * not told (the band configured at 120, `come_in = listen`): where the band came in (bars
   after the guitarist's first downbeat), its beats against the guitarist's truth beats from
-  the 4th bar on (p90 |error|, ms), the right chord on the downbeat of predictable bars; on
-  the tempo-change takes, bars after the change until the band is back within ±20 ms.
+  the 4th bar on (p90 |error|, ms), the right chord on the downbeat of predictable bars from
+  the 4th bar on (the issue's measure: the band may come in after two to four bars) and, beside
+  it, of all predictable bars; on the tempo-change takes, bars after the change until the
+  band is back within ±20 ms.
 
 Usage: python bench/bench_playalong_ears.py [--split heldout|dev|tuning|all] [--takes N]
            [--names NAME ...] [--jobs 2] [--follow 1.0] [--json FILE]
@@ -59,6 +61,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT / "build" / "corpus"
 TUNING = PROJECT / "build" / "corpus_tuning"
 UNTOLD_BPM = 120.0
+FOURTH_BAR = 3                     # bar index of the guitarist's fourth bar
 
 
 QUALITY = {"hdim7": "dim", "dim7": "dim", "maj6": "maj", "min6": "min", "9": "7"}
@@ -108,6 +111,8 @@ class Truth:
 class Scores:
     predictable: int = 0
     right: int = 0
+    predictable_from_4: int = 0     # the same from the guitarist's fourth bar on
+    right_from_4: int = 0
     keys: int = 0
     bass: int = 0
     corrections: list[float] = field(default_factory=list)
@@ -154,12 +159,14 @@ def score(truth: Truth, notes: dict[str, list[Sounding]], beats: list[tuple[floa
         chord = Chord.parse(bars[n][0])
         band = band_downbeat(beats, truth.bpb, down, period / 2)
         s.predictable += 1
+        s.predictable_from_4 += n >= FOURTH_BAR
         if band is None:
             continue
         until = band + period * truth.bpb
         k = keys_right(keys, chord, band, until)
         b = bass_right(bass, chord, band)
         s.keys, s.bass, s.right = s.keys + k, s.bass + b, s.right + (k and b)
+        s.right_from_4 += n >= FOURTH_BAR and k and b
         count_doubts(s, {n.pitch % 12 for n in keys if abs(n.start - band) < ONSET_WINDOW},
                      chord)
     changes = [(st, Chord.parse(c)) for (st, _, c) in truth.chords if c != "N"]
@@ -324,6 +331,12 @@ def main() -> int:
                 f"{notes}; band beats vs the guitarist's from bar 4: p90 {p90:.1f} ms, median "
                 f"{statistics.median(errors) if errors else float('nan'):.1f} ms "
                 f"({len(errors)} beats)")
+        if not told:
+            right_4 = sum(s["right_from_4"] for s in group)
+            predictable_4 = sum(s["predictable_from_4"] for s in group)
+            line += (f"; from the fourth bar on: right chord on the downbeat {right_4}/"
+                     f"{predictable_4} = {100 * right_4 / max(1, predictable_4):.1f} %")
+            out["from the fourth bar"] = {"right": right_4, "predictable": predictable_4}
         if entries:
             line += (f"; came in after {statistics.median(entries):.1f} bars (median, max "
                      f"{max(entries):.1f})")
