@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,13 @@ def still_running(pids: list[int]) -> list[str]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def wait_gone(pids: list[int], timeout: float = 10.0) -> None:
+    """Wait until none of `pids` runs any more (at most `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while still_running(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def our_leftovers() -> list[str]:

@@ -25,6 +25,7 @@ from tests.conftest import (
     our_segments,
     run_cli,
     still_running,
+    wait_gone,
     write_config,
 )
 
@@ -41,12 +42,6 @@ def _descendants(pid: int) -> list[int]:
         return [p.pid for p in psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
-
-
-def _wait_gone(pids: list[int], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while still_running(pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 def test_realtime_run_records_the_band_and_leaves_nothing(tmp_path: Path) -> None:
@@ -145,7 +140,7 @@ def test_ctrl_c_stops_everything_and_the_recording_is_complete(
     output, _ = manager.communicate(timeout=30)
     assert manager.returncode == 0, output[-3000:]
     assert _cpu_wake_latency() == idle_latency        # and allowed to idle again
-    _wait_gone(children)         # (the resource tracker leaves a moment after the manager)
+    wait_gone(children)         # (the resource tracker leaves a moment after the manager)
     assert still_running(children) == []
     rate, audio = read_wav(out)                        # a complete, readable WAV
     assert audio.shape[0] > rate and np.abs(audio).max() > 0.05
@@ -157,7 +152,7 @@ def test_children_do_not_outlive_a_killed_manager(tmp_path: Path) -> None:
     children = _wait_for_band(manager)
     manager.kill()                                     # SIGKILL: no chance to clean up
     manager.wait(10)
-    _wait_gone(children)
+    wait_gone(children)
     assert still_running(children) == []
     # the rings go with the manager's resource tracker; the server's own segment is left
     # behind by a killed supernova and removed at the next start (tested in test_server.py)

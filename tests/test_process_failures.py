@@ -26,7 +26,15 @@ from performia.config import replace
 from performia.listen.rehearsal import load_samples
 from performia.server.recorder import MAX_BUFFER_FRAMES
 from tests.audio import read_wav
-from tests.conftest import PROJECT, RUN_ID, make_config, our_segments, still_running, write_config
+from tests.conftest import (
+    PROJECT,
+    RUN_ID,
+    make_config,
+    our_segments,
+    still_running,
+    wait_gone,
+    write_config,
+)
 
 pytestmark = pytest.mark.server
 
@@ -253,6 +261,8 @@ def test_a_killed_managers_recording_is_repaired_at_the_next_start(tmp_path: Pat
         band.process.kill()                                  # SIGKILL: no chance to clean up
     finally:
         band.finish()
+    wait_gone(band.children)                 # its children stop on their parent's death
+    assert still_running(band.children) == []
     _remove_what_a_killed_run_leaves(band)
     journals = list((tmp_path / "state").glob("recordings-*.json"))
     assert len(journals) == 1                                # what the next start reads

@@ -36,6 +36,7 @@ from performia.live.host import LiveError, LiveHost
 from performia.live.watch import FolderWatcher
 from performia.plan import ANSWER_RING, PerformancePlan
 from performia.server.osc import OscClient, OscTimeoutError
+from performia.signals import SignalWatcher
 from performia.state.book import StateBook
 from performia.state.context import HarmonicContext
 from performia.timing.clock import RealtimeClock
@@ -111,7 +112,7 @@ def starting_settings(plan: PerformancePlan, loop: BandLoop, session: Session | 
     return session.settings
 
 
-def renotify_on_signal(server: OscClient) -> None:
+def renotify_on_signal(server: OscClient) -> SignalWatcher:
     """SIGUSR1: register again with the server (a restarted supernova knows no clients)."""
     def renotify() -> None:
         try:
@@ -120,8 +121,7 @@ def renotify_on_signal(server: OscClient) -> None:
         except OscTimeoutError as error:
             log.error("could not register with the restarted server: %s", error)
 
-    signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(
-        target=renotify, name="renotify", daemon=True).start())
+    return SignalWatcher({signal.SIGUSR1: renotify}, name="renotify")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, config=replace(plan.config, "timing", come_in="now"))
     config = plan.config
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop_signals = SignalWatcher({signal.SIGTERM: stop.set, signal.SIGINT: stop.set},
+                                 name="stop-signals")
     ports: list[ControlPort] = []              # replies and notifications leave from it
 
     def send(datagram: bytes, address: Address) -> None:
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                  plan.initial_mode, plan.key, " ".join(plan.progression), loop.clock.tempo.bpm)
     if event_log is not None:
         loop.on_event = event_log.add_heard          # predictions, on the heard lines' path
-    renotify_on_signal(server)
+    renotify = renotify_on_signal(server)
     server.request("/notify", 1, match=lambda a: a[:1] == ["/notify"])
     control = open_control_port(config, ControlApi(band, ears.set_mode, notifier, send,
                                                    sessions, live))
@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(writer_, RingWriter):
             writer_.close()
             writer_.shm.close()
+    renotify.close()
+    stop_signals.close()
     return 0
 
 

@@ -12,14 +12,14 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
-from types import FrameType
+from collections.abc import Callable, Sequence
 
 import uvicorn
 
 from performia.events.snapshot import StateReader
 from performia.gui.app import create_app
 from performia.processes import EXIT_PORT_TAKEN, set_low_priority
+from performia.signals import SignalWatcher
 
 log = logging.getLogger("performia.gui")
 
@@ -38,15 +38,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set `stop`. uvicorn takes over both while serving and re-raises
-    them when it returns; they then land here, harmlessly, and the process exits with 0."""
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("GUI: %s, stopping", signal.Signals(signum).name)
-        stop.set()
+def install_stop_handlers(stop: threading.Event) -> SignalWatcher:
+    """SIGTERM and SIGINT set `stop` (on the watcher's thread: see performia.signals).
+    uvicorn takes over both while serving and re-raises them when it returns; they then land
+    here, harmlessly, and the process exits with 0."""
+    def stopping(name: str) -> Callable[[], None]:
+        def on_signal() -> None:
+            log.info("GUI: %s, stopping", name)
+            stop.set()
+        return on_signal
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    return SignalWatcher({sig: stopping(sig.name) for sig in (signal.SIGTERM, signal.SIGINT)},
+                         name="gui-signals")
 
 
 def wait_for_state(name: str, timeout: float, stop: threading.Event) -> StateReader | None:
