@@ -374,3 +374,43 @@ def test_a_band_listening_comes_in_by_the_fourth_bar_even_if_the_tracker_is_unsu
                            seconds=12.0)
     come_in = [e for e in events if e["kind"] == "come_in"]
     assert (float(come_in[0]["t"]) - guitarist.first) / (4 * 60.0 / 176.0) > 4.0  # type: ignore[arg-type]
+
+
+def test_a_band_in_on_a_wrong_tempo_stops_and_comes_in_again_at_the_guitarists() -> None:
+    """Live under dropouts a band came in at 172 BPM on a tracker's slip, with the guitarist
+    at 108: too far to follow, it played on at 172 to the end. Now, the tracker holding 108
+    for `lost_beats` beats, the band stops and comes in again on the guitarist's one."""
+    guitarist = Guitarist(108.0)
+    loop, tapes, events, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist,
+                                      seconds=30.0, bpm=172.0)
+    lost = [e for e in events if e["kind"] == "lost"]
+    assert len(lost) == 1 and lost[0]["guitar_bpm"] == pytest.approx(108.0, abs=0.1)
+    stopped = float(lost[0]["t"])                            # type: ignore[arg-type]
+    assert stopped < 8 * 60 / 172 + 4 * 60 / 108            # 8 beats, once it has their beat
+    again = [e for e in events if e["kind"] == "come_in"]
+    assert len(again) == 1
+    back = float(again[0]["t"])                              # type: ignore[arg-type]
+    downbeats = guitarist.beats(40)[::4]
+    assert min(abs(back - d) for d in downbeats) < 0.002   # on one of the guitarist's 1s
+    assert back - stopped < 2 * 4 * 60 / 108                 # within two of their bars
+    notes = tapes["drums"].notes
+    assert not [n for n in notes if stopped + 0.05 < n.time < back - 1e-6]   # silent between
+    assert max(errors_after(beats, guitarist, back, 29.0)) < 0.002
+    assert abs(loop.clock.tempo.bpm - 108.0) < 0.2
+
+
+def test_a_tempo_slip_of_the_tracker_shorter_than_lost_beats_does_not_stop_the_band() -> None:
+    """Two bars of a tracker at 160 (a slip) while the guitarist plays 100: the band does
+    not follow it and does not stop."""
+    class Slipping(Guitarist):
+        def state(self, now: float) -> GuitarBeat | None:
+            state = super().state(now)
+            if state is not None and 12.0 <= now < 12.0 + 7 * 0.6:
+                return dataclasses.replace(state, period=60.0 / 160.0)
+            return state
+
+    guitarist = Slipping(100.0)
+    loop, _, events, beats = play(FollowSettings(come_in="now", offset=0.0), guitarist,
+                                  seconds=24.0, bpm=100.0)
+    assert not [e for e in events if e["kind"] in ("lost", "come_in")]
+    assert abs(loop.clock.tempo.bpm - 100.0) < 0.5

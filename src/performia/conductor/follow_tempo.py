@@ -19,6 +19,13 @@ the band, left behind while the change was being heard, takes their period less
 `phase_gain` of the gap (half of it closed each beat, without overshooting), within
 `catch_up` (12 %). `follow` = 0: the band leads.
 
+A guitar tempo further than `max_ratio` from the band's (and not a metrical level of it) is
+not followed: a tracker's slip must not drag the band. But when the tracker, locked, holds
+such a tempo for `lost_beats` beats of the band in a row, it is the band that is wrong (it
+came in on a tempo the tracker took for a moment, live under dropouts: a take at 108 BPM
+played along at 172): the band stops where it is, listens as before it came in, and comes
+in again on the guitarist's next downbeat at their tempo (one "lost" line, event and log).
+
 Coming in (`come_in`):
 * `now`      the band plays from beat 0 at the configured tempo (and follows from there);
 * `count_in` one bar of clicks at the configured tempo, the band from bar 1 (a take played
@@ -81,6 +88,7 @@ class TempoFollower:
         self._logged_bpm = clock.tempo.bpm
         self.reanchors = 0
         self._followed: float | None = None         # the guitarist's period last followed
+        self._astray = 0                            # band beats in a row out of their range
         if self.come_in == "now":
             self.entry = -math.inf
         elif self.come_in == "count_in":
@@ -95,9 +103,11 @@ class TempoFollower:
         if self.entry is not None and beat + EPSILON >= self.entry:
             if self.settings.follow > 0.0 and abs(beat - round(beat)) < EPSILON:
                 self._follow(beat, tempo)
-            return True
-        if self.entry is not None:                 # count_in: the first bar
-            return "count"
+            if self.entry is not None:
+                return True
+            # lost the guitarist's time at this beat: listening again from it
+        if self.entry is not None:                 # count_in: the first bar (listening: the
+            return "count" if self.come_in == "count_in" else False   # beats before the one)
         self._listen(beat, tempo)
         if self.entry is not None and beat + EPSILON >= self.entry:
             return True
@@ -190,6 +200,7 @@ class TempoFollower:
         if guitar is None or not guitar.locked or guitar.confidence < s.min_confidence:
             # the guitarist rests (or the tracker lost them): no phase to chase, so the band
             # keeps their last tempo, not the few percent it was catching up a beat with
+            self._astray = 0
             if self._followed is not None:
                 self._set_period(self._followed, period, beat, tempo)
             return
@@ -197,7 +208,11 @@ class TempoFollower:
             return      # counted in: the band keeps its tempo until the tracker has settled
         theirs = self._their_period(guitar.period, period)
         if theirs is None:
+            self._astray += 1
+            if self._astray >= s.lost_beats:
+                self._lost(beat, tempo, guitar)
             return
+        self._astray = 0
         self._followed = theirs
         now = tempo.time_at(beat)
         # a tracker counting eighths has a beat on every beat of the band, and between:
@@ -219,6 +234,21 @@ class TempoFollower:
         # catching up a beat is done by a few percent, never by running away from their tempo
         wanted = min(max(period + change, theirs * (1.0 - lead)), theirs * (1.0 + lead))
         self._set_period(wanted, period, beat, tempo)
+
+    def _lost(self, beat: float, tempo: TempoMap, guitar: GuitarBeat) -> None:
+        """The band plays at a tempo the guitarist is not playing: it stops here and listens
+        again (`_listen`), to come in on their next downbeat."""
+        theirs = 60.0 / guitar.period
+        log.warning("the band lost the guitarist's time: they play at %.1f BPM, the band at "
+                    "%.1f: it stops and comes in again on their next downbeat", theirs,
+                    tempo.bpm)
+        if self.on_event is not None:
+            self.on_event({"t": round(tempo.time_at(beat), 6), "kind": "lost", "beat": beat,
+                           "bpm": round(tempo.bpm, 2), "guitar_bpm": round(theirs, 2)})
+        self.entry = None
+        self.locked_bars = 0
+        self._astray = 0
+        self._followed = None
 
     def _catching_up(self, guitar: GuitarBeat, now: float, theirs: float) -> bool:
         """The guitarist changed tempo in the last `catch_up_bars` bars (the tracker heard

@@ -69,6 +69,9 @@ class FollowSettings:
     min_confidence: float = 0.15     # the tracker's confidence needed to follow it
     sure: float = 0.5                # ... and from which it is followed with the full gains
     max_ratio: float = 0.2           # ignore a guitar tempo further than this (log) away
+    lost_beats: int = 8              # ... unless the tracker holds it for this many beats of
+                                     # the band in a row: the band came in on a wrong tempo
+                                     # (it stops, and comes in again on their downbeat)
     max_lead: float = 0.06           # the band's tempo stays within this share of theirs
     catch_up: float = 0.12           # max_change and max_lead both become this share ...
     catch_up_bars: float = 2.0       # ... in these bars after the tracker heard a tempo change
