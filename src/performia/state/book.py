@@ -30,7 +30,6 @@ from performia.state.musical_state import (
     HeardChange,
     MusicalState,
     Prediction,
-    chord_in_bar,
 )
 from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
@@ -250,15 +249,12 @@ class StateBook:
         each bar is committed)."""
         if self.evidence is None or not bars:
             return ()
-        held = {heard.bar: heard.changes for heard in bars}
         bpb = state.beats_per_bar
-
-        def heard_at(beat: float) -> Chord | None:
-            bar = math.floor(beat / bpb)
-            changes = held.get(bar)
-            return None if changes is None else chord_in_bar(changes, beat - bar * bpb)
-
-        sure = self.evidence.sure_parts(self.beat_at, heard_at, self.settings.doubt)
+        spans = [(heard.bar * bpb + beat, heard.bar * bpb + until, chord)
+                 for heard in bars
+                 for (beat, chord), until in zip(
+                     heard.changes, [b for b, _ in heard.changes[1:]] + [bpb], strict=True)]
+        sure = self.evidence.sure_parts(self.beat_at, spans, self.settings.doubt)
         return tuple((chord, part) for chord, part in sure.items() if part != chord)
 
 

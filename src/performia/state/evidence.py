@@ -7,7 +7,7 @@ A:min and A:maj as single notes come and go. Pure logic: the book asks, the ears
     evidence = ChordEvidence(vocabulary)         # the recogniser's chords (None: no chord)
     evidence.add(centre_time, log_likelihoods)   # every /spectrum frame
     evidence.chord(beat_at, 8.0, 10.0)           # song beats 8..10: Chord | None
-    evidence.sure_parts(beat_at, heard_at)       # {G:maj7: G:maj, E:min: E:min, ...}
+    evidence.sure_parts(beat_at, [(0, 4, G:maj7), (4, 8, E:min)])   # {G:maj7: G:maj, ...}
 
 What the band plays of a chord is the part of it the evidence is sure of (`sure_part`): a
 keyboard player who cannot tell a major from a minor third plays root and fifth, one who
@@ -28,6 +28,7 @@ from performia.theory import Chord
 FRAMES_KEPT = 512          # ~44 s of /spectrum frames (11.7 a second)
 LEAST_FRAMES = 3           # a part heard for fewer frames is not decided from the evidence
 MAJOR_THIRD, MINOR_THIRD = 4, 3
+Span = tuple[float, float, Chord]    # song beats [start, end) where the bars held a chord
 SEVENTHS = (10, 11)
 
 
@@ -72,25 +73,26 @@ class ChordEvidence:
                              -np.inf)
         return self.vocabulary[int(np.argmax(total))]
 
-    def sure_parts(self, beat_at: Callable[[float], float],
-                   heard_at: Callable[[float], Chord | None],
+    def sure_parts(self, beat_at: Callable[[float], float], spans: Sequence[Span],
                    settings: DoubtSettings | None = None) -> dict[Chord, Chord]:
-        """For each chord the band heard (`heard_at`: song beat → the chord the bars heard
-        hold there), the part of it it can play without a clash, from the frames heard
-        while it sounded: the chord itself, its triad, or root and fifth (`sure_part`).
-        Chords heard for fewer than LEAST_FRAMES frames are played whole."""
+        """For each chord of `spans` (song beats [start, end) where the bars heard held it),
+        the part of it the band can play without a clash, from all the frames heard while
+        it sounded: the chord itself, its triad, or root and fifth (`sure_part`). Chords
+        heard for fewer than LEAST_FRAMES frames are played whole."""
         settings = settings or DoubtSettings()
+        frames = list(self._frames)
+        if not frames or not spans:
+            return {}
+        beats = np.array([beat_at(time) for time, _ in frames])   # rising, as the times
+        scores = np.stack([frame for _, frame in frames])
         totals: dict[Chord, npt.NDArray[np.float64]] = {}
         counts: dict[Chord, int] = {}
-        for time, scores in self._frames:
-            chord = heard_at(beat_at(time))
-            if chord is None:
-                continue
-            if chord in totals:
-                totals[chord] = totals[chord] + scores
-            else:
-                totals[chord] = scores.copy()
-            counts[chord] = counts.get(chord, 0) + 1
+        for start, end, chord in spans:
+            first, last = np.searchsorted(beats, (start, end))
+            if last > first:
+                total = scores[first:last].sum(axis=0)
+                totals[chord] = totals[chord] + total if chord in totals else total
+                counts[chord] = counts.get(chord, 0) + int(last - first)
         return {chord: sure_part(chord, total / counts[chord], self.vocabulary, settings)
                 if counts[chord] >= LEAST_FRAMES else chord
                 for chord, total in totals.items()}
