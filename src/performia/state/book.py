@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from performia.state.evidence import ChordEvidence, DoubtSettings
+from performia.state.evidence import (
+    ChordEvidence,
+    DoubtSettings,
+    Span,
+    Totals,
+    sure_parts,
+)
 from performia.state.form import FormMemory, FormSettings, triad_of
 from performia.state.musical_state import (
     BarChords,
@@ -35,6 +41,7 @@ from performia.state.tempo import FollowSettings, GuitarBeat
 from performia.theory import Chord, Key
 
 BeatClock = Callable[[float], float]      # clock seconds → song beat (the tempo map)
+DOUBT_BARS = 32         # bars whose frames tell how sure the band is of a chord's notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,8 @@ class StateBook:
         self._state = MusicalState(key=key, beats_per_bar=beats_per_bar, bpm=bpm)
         self.beat: GuitarBeat | None = None      # the guitarist's time (one assignment)
         self.evidence: ChordEvidence | None = None   # the ears' frame scores, if they give them
+        self._bar_totals: dict[int, Totals] = {}   # bar → its frames' evidence per chord
+        self._bar_spans: dict[int, list[Span]] = {}   # bar → where it held which chord
         self.follow: FollowSettings | None = None  # how the band follows it (None: it leads)
 
     @property
@@ -120,11 +129,13 @@ class StateBook:
                             for c in state.changes)
             state = dataclasses.replace(state, changes=changes, bar=bar, bar_time=time)
             self._form = FormMemory(self._form.key, self.settings.form)
+            self._bar_totals.clear()
+            self._bar_spans.clear()
             first = min((c.beat // state.beats_per_bar for c in changes), default=bar)
             for past in range(max(0, first), bar):
                 heard = self._bar_chords(state, past)
                 if heard is not None:
-                    self._form.hear_bar(past, heard)
+                    self._commit(past, heard)
             self._state = self._with_predictions(state, assume_current=False)
             return self._state
 
@@ -137,7 +148,7 @@ class StateBook:
                 return state
             heard = self._bar_chords(state, bar - 1)
             if heard is not None:
-                self._form.hear_bar(bar - 1, heard)
+                self._commit(bar - 1, heard)
             state = dataclasses.replace(state, bar=bar, bar_time=time)
             self._state = self._with_predictions(state, assume_current=False)
             return self._state
@@ -221,7 +232,7 @@ class StateBook:
         if changed_bar == state.bar - 1:
             heard = self._bar_chords(state, changed_bar)
             if heard is not None and self._form.bars and self._form.bars[-1].bar == changed_bar:
-                self._form.hear_bar(changed_bar, heard)
+                self._commit(changed_bar, heard)
                 return self._with_predictions(state, assume_current=False)
         if changed_bar == state.bar:
             return self._with_predictions(state, assume_current=True)
@@ -239,22 +250,35 @@ class StateBook:
         if current is not None:
             following = self._form.predict(bar + 1, assume=[current])
         bars: tuple[BarHeard, ...] = self._form.bars[-self.settings.bars_kept:]
-        played_as = state.played_as if assume_current else self._played_as(state, bars)
+        played_as = state.played_as if assume_current else self._played_as()
         return dataclasses.replace(state, prediction=prediction, next_prediction=following,
                                    bars=bars, form=self._form.form(), played_as=played_as)
 
-    def _played_as(self, state: MusicalState,
-                   bars: Sequence[BarHeard]) -> tuple[tuple[Chord, Chord], ...]:
-        """The chords of the bars heard that the band plays only part of (recomputed as
-        each bar is committed)."""
-        if self.evidence is None or not bars:
+    def _commit(self, bar: int, heard: BarChords) -> None:
+        """`bar` was heard as `heard`: into the form memory, and its frames' evidence kept
+        (the last DOUBT_BARS bars) for what the band plays of its chords."""
+        self._form.hear_bar(bar, heard)
+        if self.evidence is None:
+            return
+        bpb = self._state.beats_per_bar
+        ends = [beat for beat, _ in heard[1:]] + [bpb]
+        self._bar_spans[bar] = [(bar * bpb + beat, bar * bpb + end, chord)
+                                for (beat, chord), end in zip(heard, ends, strict=True)]
+        # this bar, and the one before again: its last frames came after it was committed
+        for counted in (bar - 1, bar):
+            if counted in self._bar_spans:
+                spans = self._bar_spans[counted]
+                self._bar_totals[counted] = self.evidence.totals(self.beat_at, spans)
+        for old in [b for b in self._bar_spans if b <= bar - DOUBT_BARS]:
+            del self._bar_spans[old]
+            self._bar_totals.pop(old, None)
+
+    def _played_as(self) -> tuple[tuple[Chord, Chord], ...]:
+        """The chords of the bars heard that the band plays only part of."""
+        if self.evidence is None or not self._bar_totals:
             return ()
-        bpb = state.beats_per_bar
-        spans = [(heard.bar * bpb + beat, heard.bar * bpb + until, chord)
-                 for heard in bars
-                 for (beat, chord), until in zip(
-                     heard.changes, [b for b, _ in heard.changes[1:]] + [bpb], strict=True)]
-        sure = self.evidence.sure_parts(self.beat_at, spans, self.settings.doubt)
+        sure = sure_parts(self._bar_totals.values(), self.evidence.vocabulary,
+                          self.settings.doubt)
         return tuple((chord, part) for chord, part in sure.items() if part != chord)
 
 

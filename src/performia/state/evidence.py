@@ -7,7 +7,8 @@ A:min and A:maj as single notes come and go. Pure logic: the book asks, the ears
     evidence = ChordEvidence(vocabulary)         # the recogniser's chords (None: no chord)
     evidence.add(centre_time, log_likelihoods)   # every /spectrum frame
     evidence.chord(beat_at, 8.0, 10.0)           # song beats 8..10: Chord | None
-    evidence.sure_parts(beat_at, [(0, 4, G:maj7), (4, 8, E:min)])   # {G:maj7: G:maj, ...}
+    bar = evidence.totals(beat_at, [(0, 2, G:maj7), (2, 4, E:min)])   # one bar's frames
+    sure_parts([bar, ...], vocabulary, DoubtSettings())          # {G:maj7: G:maj, ...}
 
 What the band plays of a chord is the part of it the evidence is sure of (`sure_part`): a
 keyboard player who cannot tell a major from a minor third plays root and fifth, one who
@@ -17,7 +18,7 @@ is unsure of the seventh plays the triad, and neither clashes with what the guit
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,8 @@ from performia.theory import Chord
 FRAMES_KEPT = 512          # ~44 s of /spectrum frames (11.7 a second)
 LEAST_FRAMES = 3           # a part heard for fewer frames is not decided from the evidence
 MAJOR_THIRD, MINOR_THIRD = 4, 3
-Span = tuple[float, float, Chord]    # song beats [start, end) where the bars held a chord
+Span = tuple[float, float, Chord]    # song beats [start, end) where a bar held a chord
+Totals = dict[Chord, tuple[npt.NDArray[np.float64], int]]   # scores summed, frames
 SEVENTHS = (10, 11)
 
 
@@ -73,29 +75,38 @@ class ChordEvidence:
                              -np.inf)
         return self.vocabulary[int(np.argmax(total))]
 
-    def sure_parts(self, beat_at: Callable[[float], float], spans: Sequence[Span],
-                   settings: DoubtSettings | None = None) -> dict[Chord, Chord]:
-        """For each chord of `spans` (song beats [start, end) where the bars heard held it),
-        the part of it the band can play without a clash, from all the frames heard while
-        it sounded: the chord itself, its triad, or root and fifth (`sure_part`). Chords
-        heard for fewer than LEAST_FRAMES frames are played whole."""
-        settings = settings or DoubtSettings()
-        frames = list(self._frames)
-        if not frames or not spans:
-            return {}
-        beats = np.array([beat_at(time) for time, _ in frames])   # rising, as the times
-        scores = np.stack([frame for _, frame in frames])
-        totals: dict[Chord, npt.NDArray[np.float64]] = {}
-        counts: dict[Chord, int] = {}
-        for start, end, chord in spans:
-            first, last = np.searchsorted(beats, (start, end))
-            if last > first:
-                total = scores[first:last].sum(axis=0)
-                totals[chord] = totals[chord] + total if chord in totals else total
-                counts[chord] = counts.get(chord, 0) + int(last - first)
-        return {chord: sure_part(chord, total / counts[chord], self.vocabulary, settings)
-                if counts[chord] >= LEAST_FRAMES else chord
-                for chord, total in totals.items()}
+    def totals(self, beat_at: Callable[[float], float], spans: Sequence[Span]) -> Totals:
+        """For each chord of `spans` (song beats [start, end) where a bar heard held it), the
+        sum of the scores of the frames heard in them and how many (newest frames first,
+        stopping before the earliest span: a bar's worth of frames, not all of them)."""
+        totals: Totals = {}
+        if not spans:
+            return totals
+        earliest = min(start for start, _, _ in spans)
+        for time, scores in reversed(self._frames):
+            beat = beat_at(time)
+            if beat < earliest:
+                break
+            for start, end, chord in spans:
+                if start <= beat < end:
+                    total, count = totals.get(chord, (np.zeros(len(scores)), 0))
+                    totals[chord] = (total + scores, count + 1)
+                    break
+        return totals
+
+
+def sure_parts(totals: Iterable[Totals], vocabulary: Sequence[Chord | None],
+               settings: DoubtSettings) -> dict[Chord, Chord]:
+    """The part of each chord the band can play without a clash (`sure_part`), from the
+    frames of all the bars given (their `ChordEvidence.totals`); a chord heard for fewer
+    than LEAST_FRAMES frames is played whole."""
+    summed: Totals = {}
+    for bar in totals:
+        for chord, (total, count) in bar.items():
+            before, counted = summed.get(chord, (np.zeros(len(total)), 0))
+            summed[chord] = (before + total, counted + count)
+    return {chord: sure_part(chord, total / count, vocabulary, settings)
+            if count >= LEAST_FRAMES else chord for chord, (total, count) in summed.items()}
 
 
 def sure_part(chord: Chord, scores: npt.NDArray[np.float64],
