@@ -119,10 +119,10 @@ def sure_part(chord: Chord, scores: npt.NDArray[np.float64],
     if third is None:
         return chord                 # no third to doubt (sus4, dim, root and fifth)
     same_root = [(i, c) for i, c in enumerate(vocabulary) if c is not None and c.root == chord.root]
-    ours = max(scores[i] for i, c in same_root if third in c.intervals)
+    ours = [scores[i] for i, c in same_root if third in c.intervals]
     other = MINOR_THIRD if third == MAJOR_THIRD else MAJOR_THIRD
     theirs = [scores[i] for i, c in same_root if other in c.intervals and 7 in c.intervals]
-    if theirs and ours - max(theirs) < settings.third:
+    if ours and theirs and max(ours) - max(theirs) < settings.third:
         return Chord(chord.root, "5")
     triad = Chord(chord.root, "maj" if third == MAJOR_THIRD else "min")
     if not intervals & set(SEVENTHS) or triad not in vocabulary:
