@@ -52,7 +52,7 @@ class SignalWatcher:
             try:
                 received = os.read(self._read, 256)
             except OSError:
-                return
+                return          # closed under it by `close` after its join timed out
             if not received:
                 return                                  # closed: no more signals
             for signum in received:

@@ -68,8 +68,8 @@ class StateBook:
         self._state = MusicalState(key=key, beats_per_bar=beats_per_bar, bpm=bpm)
         self.beat: GuitarBeat | None = None      # the guitarist's time (one assignment)
         self.evidence: ChordEvidence | None = None   # the ears' frame scores, if they give them
-        self._bar_totals: dict[int, Totals] = {}   # bar → its frames' evidence per chord
-        self._bar_spans: dict[int, list[Span]] = {}   # bar → where it held which chord
+        # bar → where it held which chord, and its frames' evidence per chord
+        self._bar_evidence: dict[int, tuple[list[Span], Totals]] = {}
         self.follow: FollowSettings | None = None  # how the band follows it (None: it leads)
 
     @property
@@ -129,8 +129,7 @@ class StateBook:
                             for c in state.changes)
             state = dataclasses.replace(state, changes=changes, bar=bar, bar_time=time)
             self._form = FormMemory(self._form.key, self.settings.form)
-            self._bar_totals.clear()
-            self._bar_spans.clear()
+            self._bar_evidence.clear()
             first = min((c.beat // state.beats_per_bar for c in changes), default=bar)
             for past in range(max(0, first), bar):
                 heard = self._bar_chords(state, past)
@@ -262,23 +261,21 @@ class StateBook:
             return
         bpb = self._state.beats_per_bar
         ends = [beat for beat, _ in heard[1:]] + [bpb]
-        self._bar_spans[bar] = [(bar * bpb + beat, bar * bpb + end, chord)
-                                for (beat, chord), end in zip(heard, ends, strict=True)]
-        # this bar, and the one before again: its last frames came after it was committed
-        for counted in (bar - 1, bar):
-            if counted in self._bar_spans:
-                spans = self._bar_spans[counted]
-                self._bar_totals[counted] = self.evidence.totals(self.beat_at, spans)
-        for old in [b for b in self._bar_spans if b <= bar - DOUBT_BARS]:
-            del self._bar_spans[old]
-            self._bar_totals.pop(old, None)
+        spans: list[Span] = [(float(bar * bpb + beat), float(bar * bpb + end), chord)
+                             for (beat, chord), end in zip(heard, ends, strict=True)]
+        self._bar_evidence[bar] = (spans, self.evidence.totals(self.beat_at, spans))
+        if bar - 1 in self._bar_evidence:   # again: its last frames came after its commit
+            before = self._bar_evidence[bar - 1][0]
+            self._bar_evidence[bar - 1] = (before, self.evidence.totals(self.beat_at, before))
+        for old in [b for b in self._bar_evidence if b <= bar - DOUBT_BARS]:
+            del self._bar_evidence[old]
 
     def _played_as(self) -> tuple[tuple[Chord, Chord], ...]:
         """The chords of the bars heard that the band plays only part of."""
-        if self.evidence is None or not self._bar_totals:
+        if self.evidence is None or not self._bar_evidence:
             return ()
-        sure = sure_parts(self._bar_totals.values(), self.evidence.vocabulary,
-                          self.settings.doubt)
+        sure = sure_parts((totals for _, totals in self._bar_evidence.values()),
+                          self.evidence.vocabulary, self.settings.doubt)
         return tuple((chord, part) for chord, part in sure.items() if part != chord)
 
 

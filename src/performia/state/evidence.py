@@ -83,7 +83,7 @@ class ChordEvidence:
         if not spans:
             return totals
         earliest = min(start for start, _, _ in spans)
-        for time, scores in reversed(self._frames):
+        for time, scores in reversed(self._frames):       # newest first: stop before them
             beat = beat_at(time)
             if beat < earliest:
                 break
