@@ -44,24 +44,3 @@ def test_never_after_the_decision_nor_too_far_back() -> None:
     assert timer.began(decided, 0, 1) <= decided
     fresh = ChangeTimer()
     assert fresh.began(2.0, None, 1) == 2.0 - WINDOW_CENTRE
-
-
-def test_the_old_chord_ringing_through_for_a_few_frames_does_not_cut_the_change_short() -> None:
-    """A bar of D after G: its first frames are D, then the open strings of the G ring
-    through the up-strums for a few frames (G scores a little higher), then D again. The
-    change began where D first led (the sum of its lead from there to the decision is
-    largest), not after the frames where G came back."""
-    timer = ChangeTimer()
-    times = [k * HOP for k in range(14)]
-    lead = [-0.5, -0.6, -0.55, -0.3, 0.37, 0.44, -0.08, -0.09, -0.08, -0.04, 0.4, 0.48,
-            0.5, 0.5]
-    for t, x in zip(times, lead, strict=True):
-        timer.frame(t, scores(0.0, x))
-    decided = times[-1]
-    assert abs(timer.began(decided, 0, 1) - (times[4] - WINDOW_CENTRE)) < 1e-9
-    # the same frames with the old chord clearly back in the middle: a new change later
-    timer2 = ChangeTimer()
-    lead[6:10] = [-0.6, -0.6, -0.6, -0.6]
-    for t, x in zip(times, lead, strict=True):
-        timer2.frame(t, scores(0.0, x))
-    assert abs(timer2.began(decided, 0, 1) - (times[10] - WINDOW_CENTRE)) < 1e-9

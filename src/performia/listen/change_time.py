@@ -1,10 +1,9 @@
 """When a chord change began: the HMM decides a change a few frames after the strum that made
 it (its median latency is ~0.3 s, up to ~0.8 s on a soft change); the form memory needs the
 beat the guitarist played it on. Looking back over the frames already heard (never ahead),
-the change began at the frame from which the new chord's lead over the old one, summed up to
-the decision, is largest (the most likely change point: a frame or two of the old chord's
-strings ringing through an up-strum does not cut it short); a /spectrum frame's window ends
-at its time, so the sound that made it is centred `WINDOW_CENTRE` earlier. An onset close to that moment (the
+the change began at the first of the frames in a row, up to the decision, that the new chord
+explains better than the old one; a /spectrum frame's window ends at its time, so the
+sound that made it is centred `WINDOW_CENTRE` earlier. An onset close to that moment (the
 strum) makes it exact.
 
     timer = ChangeTimer()
@@ -50,7 +49,15 @@ class ChangeTimer:
     def began(self, time: float, old: int | None, new: int) -> float:
         """When the change to state `new` from state `old` (None: from nothing) decided at
         `time` began: never after `time`, never more than `longest` before it."""
-        first = self._first_frame(time, old, new)
+        first = time
+        for frame_time, scores in reversed(self._frames):
+            if frame_time > time:
+                continue
+            if old is not None and scores[new] <= scores[old]:
+                break
+            if time - frame_time > self.settings.longest:
+                break
+            first = frame_time
         estimate = first - WINDOW_CENTRE
         s = self.settings
         near = [t for t in self._onsets
@@ -58,22 +65,3 @@ class ChangeTimer:
         if near:
             estimate = min(near, key=lambda t: abs(t - estimate))
         return min(time, max(estimate, time - s.longest))
-
-    def _first_frame(self, time: float, old: int | None, new: int) -> float:
-        """The frame the new chord began in. From a chord: looking back from the decision,
-        the frame where the new chord's lead over the old one, summed from there to the
-        decision, is largest (a frame or two of the old chord ringing through a strum does
-        not cut the new one short). From nothing: as far back as the frames go."""
-        first, lead, best = time, 0.0, 0.0
-        for frame_time, scores in reversed(self._frames):
-            if frame_time > time:
-                continue
-            if time - frame_time > self.settings.longest:
-                break
-            if old is None:
-                first = frame_time
-                continue
-            lead += float(scores[new] - scores[old])
-            if lead > best:
-                first, best = frame_time, lead
-        return first
