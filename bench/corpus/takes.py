@@ -268,6 +268,23 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      {"tempo_changes": ((8, 88.0),)}),
     ("fingerpick", 24, "timgm", "E:min", 100, 4, _bars(("i VI III VII", 4)), "open",
      TRAVIS_44, {"tempo_changes": ((8, 91.0),)}),
+    # the band's entry and the meter (added in the ninth session): syncopated comping at fast
+    # tempi, a quick-change blues on the off-beats, rests, two chords a bar, even eighths
+    ("jazz", 26, "fluidr3", "G:maj", 164, 4, _bars(("Imaj7 vi7|ii7 V7|iii7 VI7|ii7 V7", 2)),
+     "drop2", "D..D..D.", {}),
+    ("jazz", 26, "timgm", "Eb:maj", 152, 4, _bars(("ii7 V7 Imaj7 vi7", 3)), "shell", "D..D..D.",
+     {}),
+    ("blues", 26, "timgm", "C:maj", 144, 4,
+     _bars(("I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "barre", "D..D.D..", {}),
+    ("blues", 26, "fluidr3", "F:maj", 136, 4,
+     _bars(("I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "barre", "D..D.D..", {}),
+    ("strum", 29, "fluidr3", "D:min", 128, 4, _bars(("i VI III VII", 2), ("R", 2),
+                                                     ("i VI III VII", 1)), "barre", "D.DUDUDU",
+     {}),
+    ("strum", 25, "timgm", "E:maj", 104, 4, _bars(("I V|vi IV|I V|IV IV", 2)), "open",
+     "D.DU.UDU", {}),
+    ("strum", 30, "timgm", "B:min", 146, 4, _bars(("i VII VI VII", 3)), "barre", "DdDdDdDd",
+     {"ring": False, "spread_ms": (5.0, 12.0)}),
 ]
 
 

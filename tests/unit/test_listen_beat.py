@@ -56,10 +56,12 @@ def track(samples: Audio, tracker: BeatTracker | None = None,
     changes = list(chord_changes or [])
     states = []
     for time, magnitudes in zip(*frames(samples, ONSET_BANDS, RATE), strict=True):
-        strength, _ = detector.update(float(time), magnitudes)
+        strength, onset = detector.update(float(time), magnitudes)
         while changes and changes[0] + 0.3 <= time:
             tracker.note_chord_change(changes.pop(0))
         states.append(tracker.update(float(time), strength))
+        if onset is not None:
+            tracker.note_onset(onset.time)
     return tracker, states
 
 
@@ -126,6 +128,35 @@ def test_downbeat_from_accents_and_chord_changes() -> None:
     assert late.size >= 5
     assert mir_eval.beat.f_measure(np.array([b for b in bars if b >= 10.0]), late) >= 0.9
     assert states[-1].downbeat_confidence > 0.3
+
+
+def even_train(beats: list[float], seconds: float, seed: int = 3) -> Audio:
+    """The same pluck on every beat: no accent tells the bar's 1."""
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    note = pluck(220.0, 0.8)
+    for beat in beats:
+        at = int((beat + rng.normal(0.0, 0.005)) * RATE)
+        out[at:at + note.size] += note[:max(out.size - at, 0)]
+    return np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+
+
+def test_two_chords_a_bar_the_one_is_where_the_guitarist_started() -> None:
+    """Even strums and a chord on beats 1 and 3 of every bar: the changes cannot tell 1 from
+    3, and no accent does. A guitarist starting alone starts on the one, so the beat of the
+    first onset is the 1. Without that vote the 1 follows the last change, back and forth
+    every two beats, and no downbeat is ever reached."""
+    seconds = 16.0
+    beats = beat_times([(0.0, 104.0)], seconds)
+    halves = beats[::2]
+    bars = np.array(beats[::4])
+    tracker, _ = track(even_train(beats, seconds), chord_changes=halves[1:])
+    heard = np.array([d for d in tracker.downbeats if d >= 5.0])
+    assert heard.size >= 4
+    assert mir_eval.beat.f_measure(bars[bars >= 5.0], heard) >= 0.9
+    blind, _ = track(even_train(beats, seconds), BeatTracker(BeatSettings(start_weight=0.0)),
+                     chord_changes=halves[1:])
+    assert len([d for d in blind.downbeats if d >= 5.0]) <= 1
 
 
 def test_nothing_reported_before_a_time_depends_on_what_follows() -> None:

@@ -48,9 +48,12 @@ lowest bins), and returns a `BeatState`. Inside:
 * **Confidence** 0..1: how periodic the strength is at the beat period (normalised
   autocorrelation), 0 after `silence` s without attacks.
 * **Downbeat.** Each beat of the bar (`beats_per_bar`) collects votes: its accent (the
-  strongest attack within a quarter beat of it, against the bar's mean) and the chord changes
-  that fall on it (`note_chord_change`). The beat with the most votes is 1; `.downbeats` are
-  the beats that were 1 when they were passed.
+  strongest attack within a quarter beat of it, against the bar's mean), the chord changes
+  that fall on it (`note_chord_change`), and, kept as one fresh change's worth
+  (`start_weight`), the guitarist's first onset (`note_onset`): a guitarist starting alone
+  starts on the one, which settles a song of two chords a bar and even strums, where the
+  changes and the accents cannot tell 1 from 3. The beat with the most votes is 1;
+  `.downbeats` are the beats that were 1 when they were passed.
 """
 
 from __future__ import annotations
@@ -114,6 +117,9 @@ class BeatSettings:
                                       # bars; half a bar (its last value)
     change_floor: float = 0.1         # an interval that fits no bar line
     change_phase: float = 0.6         # weight of the changes in the phase fit
+    start_weight: float = 1.0         # votes of the guitarist's first onset for its beat as
+                                      # the 1 (as one fresh chord change, kept: a guitarist
+                                      # starting alone starts on the one; a tie-breaker)
     change_grid: float = 0.3          # share of a beat a change may fall from the beat it
                                       # votes for as the bar's 1
     drift_beats: int = 4              # beats of the short comb that hears a tempo change
@@ -209,6 +215,7 @@ class BeatTracker:
         self._elsewhere = 0
         self._combs: dict[int, npt.NDArray[np.intp]] = {}
         self._first_attack: float | None = None
+        self._first_onset: float | None = None
         self._last_attack = -math.inf
         self._beat_index = -1
         self._votes_accent = np.ones(beats_per_bar)
@@ -262,6 +269,12 @@ class BeatTracker:
             raise ValueError(f"an expected tempo needs a positive BPM and spread, got {bpm}, "
                              f"{spread}")
         self._prior = np.exp(-0.5 * (np.log2(self._bpms / bpm) / spread) ** 2)
+
+    def note_onset(self, time: float) -> None:
+        """An onset was picked at `time` (`OnsetDetector`); the first one is where the
+        guitarist started, the song's 1 most likely (`start_weight`)."""
+        if self._first_onset is None and math.isfinite(time):
+            self._first_onset = time
 
     def note_chord_change(self, time: float) -> None:
         """The harmony changed; `time` is when the new chord began (the strum that brought
@@ -618,6 +631,12 @@ class BeatTracker:
                 bars_ago = max(-nearest, 0) / self.beats_per_bar
                 votes[(self._beat_index + nearest) % self.beats_per_bar] += (
                     s.accent_share * fade ** bars_ago)
+        if s.start_weight > 0 and self._first_onset is not None:
+            beats = (self._first_onset - last) / period
+            nearest = round(beats)
+            if abs(beats - nearest) <= s.change_grid:
+                votes[(self._beat_index + nearest) % self.beats_per_bar] += (
+                    s.start_weight * s.accent_share)
         return votes
 
     def _downbeat_scores(self) -> FloatArray:
