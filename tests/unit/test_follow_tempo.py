@@ -399,6 +399,26 @@ def test_a_band_in_on_a_wrong_tempo_stops_and_comes_in_again_at_the_guitarists()
     assert abs(loop.clock.tempo.bpm - 108.0) < 0.2
 
 
+def test_a_lost_band_comes_back_at_the_guitarists_tempo_not_at_their_trackers_half() -> None:
+    """Held-out 037: the band came in at 160 against a guitarist at 140 whose tracker then
+    said 70 (half time). Lost, the band came in again at 70, half the tempo it had been
+    playing. A band coming back takes the double (or half) of the tracker's tempo when that
+    is within `max_ratio` of its own: 140 here. (A band lost at 172 against 108 still comes
+    back at 108: 216 is too far from 172; the test above.)"""
+    tracker = Guitarist(70.0)                     # every other beat of the guitarist's 140
+    loop, _, events, beats = play(FollowSettings(come_in="now", offset=0.0), tracker,
+                                  seconds=30.0, bpm=160.0)
+    lost = [e for e in events if e["kind"] == "lost"]
+    again = [e for e in events if e["kind"] == "come_in"]
+    assert len(lost) == 1 and len(again) == 1
+    assert again[0]["bpm"] == pytest.approx(140.0, abs=0.1)
+    back = float(again[0]["t"])                              # type: ignore[arg-type]
+    assert min(abs(back - d) for d in tracker.beats(40)[::4]) < 0.002     # on their 1
+    guitarist = Guitarist(140.0)                  # the beats the guitarist plays
+    assert max(errors_after(beats, guitarist, back, 29.0)) < 0.002
+    assert abs(loop.clock.tempo.bpm - 140.0) < 0.2
+
+
 def test_a_tempo_slip_of_the_tracker_shorter_than_lost_beats_does_not_stop_the_band() -> None:
     """Two bars of a tracker at 160 (a slip) while the guitarist plays 100: the band does
     not follow it and does not stop."""

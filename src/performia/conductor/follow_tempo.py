@@ -24,7 +24,9 @@ not followed: a tracker's slip must not drag the band. But when the tracker, loc
 such a tempo for `lost_beats` beats of the band in a row, it is the band that is wrong (it
 came in on a tempo the tracker took for a moment, live under dropouts: a take at 108 BPM
 played along at 172): the band stops where it is, listens as before it came in, and comes
-in again on the guitarist's next downbeat at their tempo (one "lost" line, event and log).
+in again on the guitarist's next downbeat at their tempo (one "lost" line, event and log),
+or at its double or half when that is within `max_ratio` of the tempo the band had (a
+tracker at half the guitarist's tempo must not halve the band's).
 
 Coming in (`come_in`):
 * `now`      the band plays from beat 0 at the configured tempo (and follows from there);
@@ -89,6 +91,7 @@ class TempoFollower:
         self.reanchors = 0
         self._followed: float | None = None         # the guitarist's period last followed
         self._astray = 0                            # band beats in a row out of their range
+        self._lost_period: float | None = None      # the band's period when it lost them
         if self.come_in == "now":
             self.entry = -math.inf
         elif self.come_in == "count_in":
@@ -149,15 +152,15 @@ class TempoFollower:
             return
         self.locked_bars = guitar.beats // bpb
         target = downbeat + s.offset
+        period = self._entry_period(guitar.period)
         bar_line = tempo.next_bar(beat + EPSILON)
         aligned = (abs(tempo.time_at(bar_line) - target) < 0.002
-                   and abs(tempo.seconds_per_beat - guitar.period) < 1e-4)
+                   and abs(tempo.seconds_per_beat - period) < 1e-4)
         if not aligned:
             step = beat + 0.25
-            bars_ahead = math.floor((step + (target - now) / guitar.period) / bpb + EPSILON)
+            bars_ahead = math.floor((step + (target - now) / period) / bpb + EPSILON)
             bar_line = float(bars_ahead * bpb)
-            new = TempoMap(bpm=60.0 / guitar.period, t0=target, b0=bar_line,
-                           beats_per_bar=bpb)
+            new = TempoMap(bpm=60.0 / period, t0=target, b0=bar_line, beats_per_bar=bpb)
             if new.time_at(step) <= now:
                 bar_line += bpb
                 new = TempoMap(bpm=new.bpm, t0=target, b0=bar_line, beats_per_bar=bpb)
@@ -178,6 +181,19 @@ class TempoFollower:
                 self.on_event({"t": round(self.clock.tempo.time_at(bar_line), 6),
                                "kind": "come_in", "beat": bar_line,
                                "bpm": round(self.clock.tempo.bpm, 2)})
+
+    def _entry_period(self, theirs: float) -> float:
+        """The band's period to come in at: the guitarist's; or, coming in again after it
+        lost them, their double or half time if that is within `max_ratio` of the tempo the
+        band had (a band at 160 against a guitarist at 140 whose tracker says 70 comes back
+        at 140, not at half the tempo it was playing)."""
+        lost = self._lost_period
+        if lost is None:
+            return theirs
+        for level in (1.0, 0.5, 2.0):
+            if abs(math.log(theirs * level / lost)) <= self.settings.max_ratio:
+                return theirs * level
+        return theirs
 
     def _last_chance(self, guitar: GuitarBeat, beat: float) -> bool:
         """The bar line after the next falls more than `latest_bars` bars after the
@@ -249,6 +265,7 @@ class TempoFollower:
         self.locked_bars = 0
         self._astray = 0
         self._followed = None
+        self._lost_period = tempo.seconds_per_beat
 
     def _catching_up(self, guitar: GuitarBeat, now: float, theirs: float) -> bool:
         """The guitarist changed tempo in the last `catch_up_bars` bars (the tracker heard
