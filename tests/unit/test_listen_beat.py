@@ -159,6 +159,17 @@ def test_two_chords_a_bar_the_one_is_where_the_guitarist_started() -> None:
     assert len([d for d in blind.downbeats if d >= 5.0]) <= 1
 
 
+def test_the_guitarist_started_at_the_first_note_not_at_the_hiss_before_it() -> None:
+    """Hiss before the first pluck (0.5 s) can make an "attack" (the strength is relative to
+    a level still settling); the first picked onset is the first note. The band's deadline
+    to come in counts from it (`GuitarBeat.started`)."""
+    seconds = 6.0
+    beats = beat_times([(0.0, 100.0)], seconds)
+    tracker, _ = track(train(beats, seconds))
+    assert tracker.first_onset is not None and abs(tracker.first_onset - beats[0]) < 0.03
+    assert tracker.first_attack is not None and tracker.first_attack < beats[0] - 0.1
+
+
 def test_nothing_reported_before_a_time_depends_on_what_follows() -> None:
     seconds, cut = 16.0, 9.0
     beats = beat_times([(0.0, 96.0)], seconds)

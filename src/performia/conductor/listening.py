@@ -227,7 +227,7 @@ def tell_beat(book: StateBook, follower: Follower) -> None:
                               last_beat=beats[-1] if beats else None,
                               beat_in_bar=state.beat_in_bar, beats=len(beats),
                               downbeat_confidence=state.downbeat_confidence,
-                              started=follower.rhythm.tracker.first_attack,
+                              started=follower.rhythm.tracker.first_onset,
                               tempo_changed=follower.rhythm.tracker.tempo_changed))
 
 

@@ -290,6 +290,12 @@ class BeatTracker:
         return self._tempo_changed
 
     @property
+    def first_onset(self) -> float | None:
+        """When the first onset was picked (`note_onset`; None before one): where the
+        guitarist started. (An attack, above, can be the room's hiss before the first note.)"""
+        return self._first_onset
+
+    @property
     def first_attack(self) -> float | None:
         """When the first attack was heard (None before one)."""
         return self._first_attack
