@@ -623,27 +623,30 @@ class BeatTracker:
         """Where the chord changes remembered fall on the beat grid as it stands now (counted
         from the last beat with the current period, so that a phase found late, or found
         again, places them all anew): each change within `change_grid` of a beat votes for
-        that beat's place in the bar, the older the less (fading like the accents)."""
+        that beat's place in the bar, the older the less (fading like the accents); the
+        guitarist's first onset votes as a fresh change, `start_weight` times, unfaded."""
         votes = np.zeros(self.beats_per_bar)
-        period = self.state.period
-        if not self.beats or period <= 0:
+        if not self.beats or self.state.period <= 0:
             return votes
         s = self.settings
-        last, fade = self.beats[-1], 1.0 - s.accent_share
+        fade = 1.0 - s.accent_share
         for change in self._changes:
-            beats = (change - last) / period
-            nearest = round(beats)
-            if abs(beats - nearest) <= s.change_grid:
-                bars_ago = max(-nearest, 0) / self.beats_per_bar
-                votes[(self._beat_index + nearest) % self.beats_per_bar] += (
-                    s.accent_share * fade ** bars_ago)
-        if s.start_weight > 0 and self._first_onset is not None:
-            beats = (self._first_onset - last) / period
-            nearest = round(beats)
-            if abs(beats - nearest) <= s.change_grid:
-                votes[(self._beat_index + nearest) % self.beats_per_bar] += (
-                    s.start_weight * s.accent_share)
+            beats_ago = self._beats_before_last(change)
+            if beats_ago is not None:
+                votes[(self._beat_index - beats_ago) % self.beats_per_bar] += (
+                    s.accent_share * fade ** (max(beats_ago, 0) / self.beats_per_bar))
+        start = None if self._first_onset is None else self._beats_before_last(self._first_onset)
+        if s.start_weight > 0 and start is not None:
+            votes[(self._beat_index - start) % self.beats_per_bar] += (
+                s.start_weight * s.accent_share)
         return votes
+
+    def _beats_before_last(self, time: float) -> int | None:
+        """How many beats before the last one `time` falls, on the grid as it stands now
+        (None: further than `change_grid` from every beat)."""
+        beats = (self.beats[-1] - time) / self.state.period
+        nearest = round(beats)
+        return nearest if abs(beats - nearest) <= self.settings.change_grid else None
 
     def _downbeat_scores(self) -> FloatArray:
         accents = self._votes_accent / max(float(self._votes_accent.mean()), 1e-9) - 1.0
