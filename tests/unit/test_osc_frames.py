@@ -39,3 +39,23 @@ def test_a_frame_is_read_with_numpy_and_equals_the_message() -> None:
     finally:
         client.close()
         server.close()
+
+
+def test_the_receive_threads_cpu_is_counted_while_it_runs_and_kept_when_it_ends() -> None:
+    server, client = _pair()
+    received: queue.Queue[list[Any]] = queue.Queue()
+    client.on("/pitch", lambda _a, args: received.put(args))
+    try:
+        target = client.sock.getsockname()
+        before = client.receive_cpu_seconds()
+        for _ in range(20):          # python-osc decodes each: CPU on the receive thread
+            for i in range(100):     # (a hundred at a time: UDP drops what overflows)
+                server.sendto(encode_message("/pitch", [1000, 0, 440.0, 1.0, float(i)]), target)
+            for _ in range(100):
+                received.get(timeout=5)
+        running = client.receive_cpu_seconds()
+        assert running > before
+    finally:
+        client.close()
+        server.close()
+    assert client.receive_cpu_seconds() >= running      # its total, read as it ended

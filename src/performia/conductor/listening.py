@@ -51,6 +51,7 @@ class Ears:
                  answers: RingWriter | None = None, initial_mode: str = "follow",
                  book: StateBook | None = None) -> None:
         self.config = config
+        self.server = server
         self.book = book
         self.harmony = harmony
         self.listening = listening
@@ -74,6 +75,7 @@ class Ears:
         self.heard_readings = 0
         self.cpu_seconds = 0.0              # CPU time of the ears' thread (time.thread_time)
         self._first_reading = self._last_reading = 0.0   # monotonic times of the readings
+        self._receive_cpu = 0.0     # the receive thread's CPU time at the first reading
         self._readings: queue.SimpleQueue[tuple[str, list[Any], float] | None] = \
             queue.SimpleQueue()
         self._worker = threading.Thread(target=self._hear, name="ears", daemon=True)
@@ -91,14 +93,16 @@ class Ears:
         self._worker.join(timeout=2.0)
         chroma = self.chroma.cpu_seconds() - self.chroma.startup_cpu
         self.chroma.close()
+        receive = self.server.receive_cpu_seconds() - self._receive_cpu
         seconds = self._last_reading - self._first_reading
         if seconds > 0:
             log.info("the ears: %d readings, %.2f s of CPU in %.1f s (%.1f %% of one core; "
-                     "+ %.1f %% in the chroma worker, after its start-up: %.2f s of CPU) from the "
-                     "first reading to the last, "
+                     "+ %.1f %% in the chroma worker, after its start-up: %.2f s of CPU; "
+                     "+ %.1f %% in the server socket's receive thread, which parses the "
+                     "replies and answers the accents) from the first reading to the last, "
                      "%d dropped", self.heard_readings, self.cpu_seconds, seconds,
                      100.0 * self.cpu_seconds / seconds, 100.0 * chroma / seconds,
-                     self.chroma.startup_cpu, self.dropped_readings)
+                     self.chroma.startup_cpu, 100.0 * receive / seconds, self.dropped_readings)
 
     def set_mode(self, mode: str) -> None:
         self.follower.set_mode(mode, time.time())
@@ -157,6 +161,7 @@ class Ears:
         self._last_reading = time.monotonic()
         if not self._first_reading:
             self._first_reading = self._last_reading
+            self._receive_cpu = self.server.receive_cpu_seconds()
         try:
             reading = (readings.frame(address, args[0], args[1], args[2], arrived)
                        if len(args) == 3 and address in FRAME_ADDRESSES

@@ -7,6 +7,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -149,6 +150,7 @@ class OscClient:
         self._waiters: list[tuple[str, Callable[[list[Any]], bool], queue.Queue[list[Any]]]] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._receive_cpu = 0.0       # the receive thread's CPU time when it ended
         self._thread = threading.Thread(target=self._receive, name=f"{name}-receive", daemon=True)
         self._thread.start()
 
@@ -213,6 +215,12 @@ class OscClient:
         return False
 
     def _receive(self) -> None:
+        try:
+            self._receive_datagrams()
+        finally:
+            self._receive_cpu = time.thread_time()
+
+    def _receive_datagrams(self) -> None:
         while not self._closed.is_set():
             try:
                 datagram = self.sock.recv(65536)
@@ -242,6 +250,13 @@ class OscClient:
                 handler(address, args)
             except Exception:
                 log.exception("OSC handler for %s failed", address)
+
+    def receive_cpu_seconds(self) -> float:
+        """CPU time the receive thread has used (so far, or in all once it has ended)."""
+        ident = self._thread.ident
+        if ident is None or not self._thread.is_alive():
+            return self._receive_cpu
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
 
     def close(self) -> None:
         self._closed.set()
