@@ -61,7 +61,7 @@ def track(samples: Audio, tracker: BeatTracker | None = None,
             tracker.note_chord_change(changes.pop(0))
         states.append(tracker.update(float(time), strength))
         if onset is not None:
-            tracker.note_onset(onset.time)
+            tracker.note_onset(onset.time, onset.rise)
     return tracker, states
 
 
@@ -183,6 +183,24 @@ def test_nothing_reported_before_a_time_depends_on_what_follows() -> None:
     assert [states_a[i] for i in upto] == [states_b[i] for i in upto]
     assert [x for x in a.beats if x <= cut] == [x for x in b.beats if x <= cut]
     assert [x for x in a.downbeats if x <= cut] == [x for x in b.downbeats if x <= cut]
+
+
+def test_the_latency_follows_how_slowly_the_guitar_speaks() -> None:
+    """A guitar whose attacks rise over frames (an overdriven sample) peaks later after the
+    note than a picked one: the tracker places its beats that much earlier, within bounds,
+    and starts from the typical latency."""
+    s = BeatSettings()
+    slow, picked, unknown = BeatTracker(), BeatTracker(), BeatTracker()
+    assert slow.latency == picked.latency == s.latency
+    for k in range(s.rise_onsets):
+        slow.note_onset(0.5 * k, 2)
+        picked.note_onset(0.5 * k, 0)
+        unknown.note_onset(0.5 * k)
+    assert picked.latency < s.latency < slow.latency <= s.latency_range[1]
+    assert slow.latency - s.latency == pytest.approx(
+        s.rise_latency * (2 - s.typical_rise) * s.rise_onsets / (s.rise_onsets + s.rise_prior))
+    assert picked.latency >= s.latency_range[0]
+    assert unknown.latency == s.latency
 
 
 def test_silence_gives_no_beats_and_no_confidence() -> None:

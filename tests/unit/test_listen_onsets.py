@@ -13,21 +13,21 @@ RATE = 48000
 Audio = npt.NDArray[np.float64]
 
 
-def pluck(freq: float, seconds: float, decay: float = 1.2) -> Audio:
-    """A plucked string: harmonics falling off, a 2 ms attack, an exponential decay."""
+def pluck(freq: float, seconds: float, decay: float = 1.2, attack: float = 0.002) -> Audio:
+    """A plucked string: harmonics falling off, an `attack` s rise, an exponential decay."""
     t = np.arange(int(seconds * RATE)) / RATE
     tone = sum(np.sin(2 * np.pi * freq * h * t) / h ** 1.3 for h in range(1, 9))
-    envelope = np.minimum(t / 0.002, 1.0) * np.exp(-t * 4.6 / decay)
+    envelope = np.minimum(t / attack, 1.0) * np.exp(-t * 4.6 / decay)
     return np.asarray(tone * envelope, dtype=np.float64)
 
 
 def plucks(times: list[float], seconds: float, dbfs: float, hiss_dbfs: float = -70.0,
-           seed: int = 1) -> Audio:
+           seed: int = 1, attack: float = 0.002) -> Audio:
     rng = np.random.default_rng(seed)
     out = rng.normal(0.0, 10 ** (hiss_dbfs / 20), int(seconds * RATE))
     notes = (196.0, 247.0, 294.0, 165.0, 220.0)
     for i, start in enumerate(times):
-        note = pluck(notes[i % len(notes)], min(2.0, seconds - start))
+        note = pluck(notes[i % len(notes)], min(2.0, seconds - start), attack=attack)
         at = int(start * RATE)
         out[at:at + note.size] += note[:out.size - at]
     clean = out.copy()
@@ -109,3 +109,17 @@ def test_bass_strength_rises_on_low_notes_not_on_treble_ones() -> None:
             if start <= time <= start + 0.05:
                 bass[start] = max(bass[start], detector.bass_strength)
     assert bass[4.0] > 3 * bass[2.5], bass
+
+
+def test_a_slow_attack_rises_over_more_frames_than_a_picked_one() -> None:
+    """`Onset.rise`: how many frames before its peak the strength was already up. A note
+    that takes 40 ms to speak (an overdriven sample, a soft pluck) peaks later after it
+    began than a picked one (2 ms), and the beat tracker allows for it."""
+    times = [0.5 + 0.75 * i for i in range(10)]
+    picked = detect(plucks(times, 9.0, -12.0))
+    slow = detect(plucks(times, 9.0, -12.0, attack=0.04))
+    assert len(picked) == len(slow) == len(times)
+    picked_rise = np.mean([o.rise for o in picked])     # measured: 0.1 frame
+    slow_rise = np.mean([o.rise for o in slow])         # 0.7 (the log flux peaks early in a
+    assert picked_rise <= 0.2, [o.rise for o in picked]   # linear rise: the sampled
+    assert slow_rise >= picked_rise + 0.4, [o.rise for o in slow]   # guitars' are longer)

@@ -54,6 +54,8 @@ class Onset:
     time: float
     heard_at: float
     strength: float
+    rise: int = 0        # frames before the peak already above `rise_share` of it: how slowly
+                         # the attack speaks (a slow one peaks later after the note began)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class OnsetSettings:
     min_gap: float = 0.06           # s between onsets
     bass_tilt: float = 2.0          # the bass strength's flux weighs bin k by k^−bass_tilt
     time_offset: float = 1.5        # frames: attack time = peak frame time − this × hop
+    rise_share: float = 0.15        # an onset's rise: the frames before its peak above this
+    rise_frames: int = 4            # ... share of the peak, in a row, at most this many
 
     def __post_init__(self) -> None:
         if self.headroom <= 0 or self.min_floor <= 0 or self.min_level <= 0:
@@ -190,13 +194,25 @@ class OnsetDetector:
                     and self._candidate_flux > s.gate * self._flux_floor
                     and self._candidate_mean > s.level_gate * self._floor
                     and peak_time - self._last_onset >= s.min_gap):
-                onset = Onset(peak_time - s.time_offset * self.frame_seconds, time, peak)
+                onset = Onset(peak_time - s.time_offset * self.frame_seconds, time, peak,
+                              _rise(past, peak * s.rise_share, s.rise_frames))
                 self._last_onset = peak_time
         recent.append(strength)
         self._candidate = (time, strength)
         self._candidate_flux = flux
         self._candidate_mean = self._mean
         return onset
+
+
+def _rise(before: list[float], above: float, most: int) -> int:
+    """How many of the frames just before a peak (`before`, oldest first) were above
+    `above`, counted back from the peak until one is not (at most `most`)."""
+    count = 0
+    for strength in reversed(before[-most:]):
+        if strength <= above:
+            break
+        count += 1
+    return count
 
 
 class _Normaliser:

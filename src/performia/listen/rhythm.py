@@ -64,7 +64,7 @@ class Rhythm:
         self.state = state = self.tracker.update(time, strength, self.onsets.bass_strength)
         events: list[dict[str, Any]] = []
         if onset is not None:
-            self.tracker.note_onset(onset.time)
+            self.tracker.note_onset(onset.time, onset.rise)
             events.append({"kind": "onset", "amp": round(onset.strength, 4)})
         if state.confidence > 0 and state.bpm > 0 and (
                 self.bpm is None or abs(state.bpm - self.bpm) >= self.settings.tempo_step):
