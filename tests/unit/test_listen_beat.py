@@ -108,6 +108,43 @@ def test_a_tempo_change_is_heard_within_a_bar_and_a_half(eighths: bool) -> None:
     assert max(misses) <= 0.025, [round(m, 3) for m in misses]
 
 
+def strums(beats: list[float], seconds: float, off_beat: float, seed: int = 1) -> Audio:
+    """Even eighths: a pluck on every beat and one `off_beat` as loud between them."""
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, 1e-4, int(seconds * RATE))
+    period = beats[-1] - beats[-2]
+    for i, (a, b) in enumerate(zip(beats, [*beats[1:], beats[-1] + period], strict=True)):
+        for at_time, amp in ((a, 1.0), ((a + b) / 2, off_beat)):
+            note = pluck((196.0, 247.0, 294.0, 247.0)[i % 4], 0.4) * amp
+            at = int((at_time + rng.normal(0.0, 0.003)) * RATE)
+            out[at:at + note.size] += note[:max(out.size - at, 0)]
+    return np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float64)
+
+
+@pytest.mark.parametrize("full", [1, 4])
+def test_after_a_tempo_change_one_late_chord_change_does_not_move_the_phase(full: int) -> None:
+    """100 → 110 BPM in even eighths (off-beats 0.8 as loud), a chord change every bar, the
+    one at the tempo change dated half a beat late (the new chord's strings ringing into the
+    old one's). The tracker forgets what came before the new tempo; with that change the
+    only one left, it alone moved the new phase to the off-beats (`changes_full` 1, the old
+    weighing: a band following it played the next bars a quarter of a second off). Now the
+    changes weigh in full only once 4 of them are heard at the new tempo."""
+    seconds = 26.0
+    beats = beat_times([(0.0, 100.0), (12.0, 110.0)], seconds)
+    change = next(i for i, b in enumerate(beats) if b >= 12.0)
+    dated = [d + (0.27 if d == beats[change] else 0.0) for d in beats[change % 4::4]]
+    tracker, _ = track(strums(beats, seconds, off_beat=0.8),
+                       BeatTracker(BeatSettings(changes_full=full)), chord_changes=dated)
+    heard = tracker.tempo_changed
+    assert heard is not None and heard < beats[change] + 8 * 60.0 / 110.0
+    after = [b for b in beats if heard + 60.0 / 110.0 <= b <= heard + 8 * 60.0 / 110.0]
+    misses = [min(abs(b - t) for t in tracker.beats) for b in after]
+    if full == 1:       # measured: 0.21-0.27 s off, on the off-beats
+        assert min(misses) > 0.15, [round(m, 3) for m in misses]
+    else:               # measured: within 23 ms
+        assert max(misses) <= 0.04, [round(m, 3) for m in misses]
+
+
 def test_one_pushed_strum_does_not_drag_the_beat() -> None:
     seconds = 16.0
     beats = beat_times([(0.0, 100.0)], seconds)
@@ -219,6 +256,10 @@ def test_settings_are_checked() -> None:
         BeatTracker(beats_per_bar=0)
     with pytest.raises(ValueError, match="change_bars"):
         BeatSettings(change_bars=(1.0, 0.5))
+    with pytest.raises(ValueError, match="changes_full"):
+        BeatSettings(changes_full=0)
+    with pytest.raises(ValueError, match="latency_range"):
+        BeatSettings(latency=0.1)
 
 
 def track_with_bass(samples: Audio, tracker: BeatTracker) -> BeatTracker:

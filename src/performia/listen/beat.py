@@ -122,7 +122,10 @@ class BeatSettings:
     change_bars: tuple[float, ...] = (1.0, 0.8, 0.5, 0.5, 0.3)   # an interval of 1, 2, 3, 4
                                       # bars; half a bar (its last value)
     change_floor: float = 0.1         # an interval that fits no bar line
-    change_phase: float = 0.6         # weight of the changes in the phase fit
+    change_phase: float = 0.6         # weight of the changes in the phase fit ...
+    changes_full: int = 4             # ... after a tempo change, in full once this many
+                                      # changes are heard at the new tempo (one change dated
+                                      # late must not move the new phase on its own)
     start_weight: float = 1.0         # votes of the guitarist's first onset for its beat as
                                       # the 1 (as one fresh chord change, kept: a guitarist
                                       # starting alone starts on the one; a tie-breaker)
@@ -147,6 +150,13 @@ class BeatSettings:
             raise ValueError("BeatSettings.window must hold four beats of the lowest tempo")
         if self.analysis_frames < 1:
             raise ValueError("BeatSettings.analysis_frames must be ≥ 1")
+        if self.changes_full < 1 or self.rise_onsets < 1 or self.rise_prior < 0:
+            raise ValueError("BeatSettings: changes_full and rise_onsets must be ≥ 1, "
+                             "rise_prior ≥ 0")
+        lo, hi = self.latency_range
+        if not 0.0 <= lo <= self.latency <= hi:
+            raise ValueError(f"BeatSettings: need 0 ≤ latency_range[0] ≤ latency ≤ "
+                             f"latency_range[1], got {self.latency_range}, {self.latency}")
         if len(self.change_bars) != len(CHANGE_BARS):
             raise ValueError(f"BeatSettings.change_bars needs a weight for each of "
                              f"{CHANGE_BARS} bars, got {self.change_bars}")
@@ -476,7 +486,9 @@ class BeatTracker:
         offsets = np.arange(size, dtype=np.float64)
         miss = (ages[None, :] - offsets[:, None] + lag / 2) % lag - lag / 2
         spread = self.settings.change_spread / self.frame_seconds
-        return np.asarray(np.exp(-0.5 * (miss / spread) ** 2).mean(axis=1), dtype=np.float64)
+        votes = np.exp(-0.5 * (miss / spread) ** 2).sum(axis=1)
+        full = self.settings.changes_full if self._forgot_at is not None else 1
+        return np.asarray(votes / max(len(changes), full), dtype=np.float64)
 
     def _predict_beat(self, envelope: FloatArray, lag: float, time: float,
                       state: BeatState, clock: float) -> float:
