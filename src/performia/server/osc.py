@@ -256,7 +256,10 @@ class OscClient:
         ident = self._thread.ident
         if ident is None or not self._thread.is_alive():
             return self._receive_cpu
-        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(ident))
+        except OSError:                  # it ended in between
+            return self._receive_cpu
 
     def close(self) -> None:
         self._closed.set()
