@@ -232,7 +232,7 @@ class BeatTracker:
         self._combs: dict[int, npt.NDArray[np.intp]] = {}
         self._first_attack: float | None = None
         self._first_onset: float | None = None
-        self._rises: deque[int] = deque(maxlen=max(s.rise_onsets, 1))
+        self._rises: deque[int] = deque(maxlen=s.rise_onsets)
         self.latency = s.latency                          # s, from the guitar's attacks
         self._last_attack = -math.inf
         self._beat_index = -1
@@ -294,7 +294,7 @@ class BeatTracker:
         (`Onset.rise`) tells how late after the note the strength peaks on this guitar."""
         if self._first_onset is None and math.isfinite(time):
             self._first_onset = time
-        if rise is not None and rise >= 0:
+        if rise is not None:
             self._rises.append(rise)
             self.latency = self._attack_latency()
 
