@@ -119,6 +119,8 @@ class OscConfig:
     control_port: int = field(default=57131, metadata=_range(1024, 65535))
     # bundles timetagged further ahead than this (seconds) are refused and counted
     timetag_horizon: float = field(default=30.0, metadata=_range(0.1, 3600.0))
+    # bundles timetagged further in the past than this (seconds) are stale: refused, counted
+    late_limit: float = field(default=1.0, metadata=_range(0.01, 3600.0))
     # datagrams per second per sender on the event and control ports; beyond: refused, counted
     rate_limit: int = field(default=2000, metadata=_range(1, 1_000_000))
     # the control port: a shared secret senders must give (/performia/auth), and the

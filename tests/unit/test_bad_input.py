@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from pythonosc.osc_message_builder import OscMessageBuilder
 
 from performia.config import ConfigError, config_from_dict, load_config
 from performia.events.note import (
@@ -165,6 +166,36 @@ def test_timetags_beyond_the_horizon_are_refused(osc: tuple[OscInput, list[NoteE
     assert port.stats.rejects.counts == {"beyond_horizon": 3}
 
 
+def test_a_note_cut_short_is_refused_at_every_length(
+        osc: tuple[OscInput, list[NoteEvent]]) -> None:
+    """python-osc pads a float cut off at the end with zeros (for Reaktor): without the size
+    check, a note missing its duration would parse and play."""
+    port, notes = osc
+    whole = note("drums", "kick", 36, 0.5, 0.1)
+    for end in range(1, len(whole)):
+        port.handle(whole[:end], SENDER)
+    assert notes == [] and port.stats.rejects.total == len(whole) - 1
+    port.handle(whole, SENDER)
+    doubles = OscMessageBuilder("/performia/note")
+    for value, tag in (("bass", "s"), ("bass", "s"), (40, "i"), (0.5, "d"), (0.25, "d")):
+        doubles.add_arg(value, tag)
+    port.handle(doubles.build().dgram, SENDER)                   # 8-byte floats: fine
+    assert [(n.pitch, n.duration) for n in notes] == [(36, pytest.approx(0.1)), (40, 0.25)]
+
+
+def test_timetags_further_in_the_past_than_the_late_limit_are_refused(
+        osc: tuple[OscInput, list[NoteEvent]]) -> None:
+    """A note a little late sounds on arrival; one seconds late is stale (1 s by default)."""
+    port, notes = osc
+    message = ("/performia/note", ["bass", "bass", 40, 0.5, 0.5])
+    slightly = time.time() - 0.5
+    port.handle(encode_bundle(slightly, [message]), SENDER)
+    port.handle(encode_bundle(time.time() - 5.0, [message]), SENDER)
+    port.handle(encode_bundle(1.0, [message]), SENDER)                 # 1970
+    assert [round(n.time, 6) for n in notes] == [round(slightly, 6)]
+    assert port.stats.rejects.counts == {"too_late": 2}
+
+
 @pytest.mark.parametrize("datagram", [
     b"garbage", b"#bundle\0", b"#bundle\0" + bytes(8) + b"\xff\xff\xff\xf0",
     b"#bundle\0" + bytes(8) + struct.pack(">i", 4000) + b"/x\0\0", b"/performia/note\0,s",
@@ -256,8 +287,10 @@ def test_the_send_sockets_are_bound_to_the_loopback_address() -> None:
 def test_osc_limits_in_the_config() -> None:
     config = load_config()
     assert config.osc.timetag_horizon == 30.0 and config.osc.rate_limit == 2000
+    assert config.osc.late_limit == 1.0
     for key, value in (("timetag_horizon", math.nan), ("timetag_horizon", math.inf),
-                       ("timetag_horizon", 0.0), ("rate_limit", 0), ("rate_limit", 1.5)):
+                       ("timetag_horizon", 0.0), ("late_limit", -1.0), ("late_limit", math.nan),
+                       ("rate_limit", 0), ("rate_limit", 1.5)):
         with pytest.raises(ConfigError, match=f"\\[osc\\] {key}"):
             config_from_dict({"osc": {key: value}})
 

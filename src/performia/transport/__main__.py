@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
              dispatcher.stats.sent, dispatcher.stats.reactive, dispatcher.stats.released_early,
              dispatcher.stats.bad_events)
     if osc_input is not None:
-        log.info("%s", osc_input.stats.rejects.summary())
+        log.info("%s; %d notes accepted", osc_input.stats.rejects.summary(),
+                 osc_input.stats.accepted)
     log.info("%s", dispatcher.stats.rejects.summary())
     return 0
 
@@ -84,7 +85,8 @@ def open_fallback(plan: PerformancePlan, deliver: Callable[[NoteEvent], None]
     try:
         return OscInput(osc.host, osc.event_port, deliver,
                         latency=plan.config.timing.latency_ms / 1000.0,
-                        horizon=osc.timetag_horizon, rate=osc.rate_limit)
+                        horizon=osc.timetag_horizon, late_limit=osc.late_limit,
+                        rate=osc.rate_limit)
     except OSError as error:
         log.error("the OSC fallback cannot listen on %s:%d (%s): notes sent there go unheard, "
                   "the agents' rings play on. Fix: free the port, or set [osc] event_port",

@@ -9,8 +9,10 @@ a bare message sounds `latency` seconds after it arrives. Nested bundles are fla
 message at its innermost bundle's timetag), at most MAX_BUNDLE_DEPTH deep. Whatever a
 datagram says, it cannot reach the server unchecked: every field of every note is validated
 (no NaN, no infinity, nothing outside its documented range), timetags further ahead than the
-horizon are refused, each sender is rate-limited, and every refusal is counted per reason
-(logged at most once per reason per second). The music goes on.
+horizon or further behind than the late limit are refused, a message cut short is refused
+(python-osc would pad a cut-off float with zeros), each sender is rate-limited, and every
+refusal is counted per reason (logged at most once per reason per second). The music goes
+on.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ MAX_BUNDLE_DEPTH = 4          # a bundle in a bundle in ... deeper than this is 
 MAX_MESSAGES = 64             # notes in one datagram
 MAX_DATAGRAMS_PER_WAKE = 64   # then the rings get their turn (a flood cannot starve them)
 DEFAULT_HORIZON_S = 30.0
+DEFAULT_LATE_LIMIT_S = 1.0    # a note timetagged further in the past is stale: refused
 DEFAULT_RATE = 2000.0
 
 # reasons a datagram, bundle or message is refused (docs/OSC_API.md)
@@ -62,6 +65,7 @@ NOT_OSC = "not_osc"
 UNKNOWN_ADDRESS = "unknown_address"
 BAD_ARGUMENTS = "bad_arguments"
 BEYOND_HORIZON = "beyond_horizon"
+TOO_LATE = "too_late"
 NESTED_TOO_DEEP = "nested_too_deep"
 TOO_MANY_MESSAGES = "too_many_messages"
 
@@ -172,13 +176,15 @@ class OscInput:
 
     def __init__(self, host: str, port: int, deliver: Callable[[NoteEvent], None],
                  latency: float, *, horizon: float = DEFAULT_HORIZON_S,
-                 rate: float = DEFAULT_RATE, clock: Callable[[], float] = time.time) -> None:
+                 late_limit: float = DEFAULT_LATE_LIMIT_S, rate: float = DEFAULT_RATE,
+                 clock: Callable[[], float] = time.time) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.sock.setblocking(False)
         self.deliver = deliver
         self.latency = latency
         self.horizon = horizon
+        self.late_limit = late_limit
         self.clock = clock
         self.limiter = RateLimiter(rate)
         self.stats = OscInputStats()
@@ -218,6 +224,10 @@ class OscInput:
                 rejects.refuse(BEYOND_HORIZON, who, f"timetag {when - arrived:.1f} s ahead "
                                f"(the horizon is {self.horizon:g} s)", raw)
                 continue
+            elif arrived - when > self.late_limit:
+                rejects.refuse(TOO_LATE, who, f"timetag {arrived - when:.1f} s in the past "
+                               f"(the late limit is {self.late_limit:g} s)", raw)
+                continue
             else:
                 at = when
             try:
@@ -234,6 +244,9 @@ class OscInput:
             address, args = message.address, list(message.params)
         except Exception as error:  # python-osc raises several kinds for a malformed message
             raise OscInputError(f"not an OSC message ({error})", NOT_OSC) from None
+        if len(raw) < message_size(address, type_tags(raw, address), args):
+            raise OscInputError(f"{address}: cut short: its type tags promise more arguments "
+                                f"than its {len(raw)} bytes hold", NOT_OSC)
         if address == NOTE_ADDRESS:
             return parse_note(args, when, self.latency)
         if address == RELEASE_ADDRESS:
@@ -254,6 +267,36 @@ class OscInput:
 
     def close(self) -> None:
         self.sock.close()
+
+
+_FIXED_SIZES = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8}
+
+
+def _padded(size: int) -> int:
+    return (size + 4) & ~3          # a string's bytes, its NUL, zeros to a multiple of 4
+
+
+def type_tags(raw: bytes, address: str) -> str:
+    """The type tag string of a message that parsed (",ssiff" for a note)."""
+    at = _padded(len(address.encode()))
+    end = raw.find(b"\0", at)
+    return raw[at:end if end >= 0 else len(raw)].decode(errors="replace")
+
+
+def message_size(address: str, tags: str, args: list[Any]) -> int:
+    """The bytes a complete message with these arguments takes: python-osc pads a float cut
+    off at the end of a datagram with zeros, so a note cut short would parse."""
+    size = _padded(len(address.encode())) + _padded(len(tags.encode()))
+    values = iter(args)
+    for tag in tags[1:]:
+        if tag in _FIXED_SIZES:
+            size += _FIXED_SIZES[tag]
+            next(values, None)
+        elif tag == "s":
+            size += _padded(len(str(next(values, "")).encode()))
+        elif tag == "b":
+            size += 4 + ((len(bytes(next(values, b""))) + 3) & ~3)
+    return size
 
 
 def bundle_time(datagram: bytes) -> float | None:
