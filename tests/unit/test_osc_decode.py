@@ -49,3 +49,18 @@ def test_deep_nesting_is_refused_without_recursing() -> None:
         decode(_nest(message, MAX_BUNDLE_DEPTH + 1))
     with pytest.raises(OscDecodeError):
         decode(_nest(message, 3000))
+
+
+def test_a_message_cut_short_is_refused_whatever_python_osc_pads() -> None:
+    """python-osc pads a float cut off at the end with zeros (for Reaktor): a tempo of 150
+    cut after its first byte would read 128 and be obeyed."""
+    whole = encode_message("/performia/tempo", [150.0])
+    assert decode(whole) == [("/performia/tempo", [150.0])]
+    for end in range(len(whole) - 4, len(whole)):
+        with pytest.raises((OscDecodeError, ValueError)):
+            decode(whole[:end])
+    with pytest.raises(OscDecodeError, match="cut short"):
+        decode(whole[:-3])
+    with pytest.raises(OscDecodeError, match="cut short"):
+        decode(encode_bundle(None, [("/performia/tempo", [150.0])])[:-3].replace(
+            struct.pack(">i", len(whole)), struct.pack(">i", len(whole) - 3)))

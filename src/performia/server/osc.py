@@ -110,6 +110,36 @@ class OscDecodeError(ValueError):
     """A datagram that is not OSC: a bundle cut off or too deep, or no message."""
 
 
+_FIXED_SIZES = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8}
+
+
+def _padded(size: int) -> int:
+    return (size + 4) & ~3          # a string's bytes, its NUL, zeros to a multiple of 4
+
+
+def type_tags(raw: bytes, address: str) -> str:
+    """The type tag string of a message that parsed (",ssiff" for a note)."""
+    at = _padded(len(address.encode()))
+    end = raw.find(b"\0", at)
+    return raw[at:end if end >= 0 else len(raw)].decode(errors="replace")
+
+
+def message_size(address: str, tags: str, args: list[Any]) -> int:
+    """The bytes a complete message with these arguments takes: python-osc pads a float cut
+    off at the end of a datagram with zeros, so a note cut short would parse."""
+    size = _padded(len(address.encode())) + _padded(len(tags.encode()))
+    values = iter(args)
+    for tag in tags[1:]:
+        if tag in _FIXED_SIZES:
+            size += _FIXED_SIZES[tag]
+            next(values, None)
+        elif tag == "s":
+            size += _padded(len(str(next(values, "")).encode()))
+        elif tag == "b":
+            size += 4 + ((len(bytes(next(values, b""))) + 3) & ~3)
+    return size
+
+
 def decode(datagram: bytes, _depth: int = 0) -> list[tuple[str, list[Any]]]:
     """All messages in a datagram (bundles flattened, at most MAX_BUNDLE_DEPTH deep).
     Raises OscDecodeError (or python-osc's ParseError for a broken message) for anything
@@ -119,7 +149,12 @@ def decode(datagram: bytes, _depth: int = 0) -> list[tuple[str, list[Any]]]:
         if not datagram.startswith(b"/"):
             raise OscDecodeError(f"neither an OSC message nor a bundle ({len(datagram)} bytes)")
         message = OscMessage(datagram)
-        return [(message.address, list(message.params))]
+        args = list(message.params)
+        if len(datagram) < message_size(message.address, type_tags(datagram, message.address),
+                                        args):
+            raise OscDecodeError(f"{message.address}: cut short: its type tags promise more "
+                                 f"arguments than its {len(datagram)} bytes hold")
+        return [(message.address, args)]
     if _depth >= MAX_BUNDLE_DEPTH:
         raise OscDecodeError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
     if len(datagram) < 16:

@@ -37,7 +37,7 @@ from performia.events.note import (
     NoteValueError,
     voice_index,
 )
-from performia.server.osc import NTP_EPOCH_OFFSET
+from performia.server.osc import NTP_EPOCH_OFFSET, message_size, type_tags
 from performia.transport.guard import (
     ANCILLARY_SPACE,
     KERNEL_DROPPED,
@@ -267,36 +267,6 @@ class OscInput:
 
     def close(self) -> None:
         self.sock.close()
-
-
-_FIXED_SIZES = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8}
-
-
-def _padded(size: int) -> int:
-    return (size + 4) & ~3          # a string's bytes, its NUL, zeros to a multiple of 4
-
-
-def type_tags(raw: bytes, address: str) -> str:
-    """The type tag string of a message that parsed (",ssiff" for a note)."""
-    at = _padded(len(address.encode()))
-    end = raw.find(b"\0", at)
-    return raw[at:end if end >= 0 else len(raw)].decode(errors="replace")
-
-
-def message_size(address: str, tags: str, args: list[Any]) -> int:
-    """The bytes a complete message with these arguments takes: python-osc pads a float cut
-    off at the end of a datagram with zeros, so a note cut short would parse."""
-    size = _padded(len(address.encode())) + _padded(len(tags.encode()))
-    values = iter(args)
-    for tag in tags[1:]:
-        if tag in _FIXED_SIZES:
-            size += _FIXED_SIZES[tag]
-            next(values, None)
-        elif tag == "s":
-            size += _padded(len(str(next(values, "")).encode()))
-        elif tag == "b":
-            size += 4 + ((len(bytes(next(values, b""))) + 3) & ~3)
-    return size
 
 
 def bundle_time(datagram: bytes) -> float | None:
