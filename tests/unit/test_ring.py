@@ -107,3 +107,43 @@ def test_a_reader_in_another_process_sees_every_event_in_order() -> None:
         os.close(doorbell)
         shm.close()
         shm.unlink()
+
+
+def test_notes_read_long_after_their_time_are_dropped_not_heaped() -> None:
+    """After a hold-up (a stalled VM, a stopped process), the notes whose time has passed
+    by more than STALE_AFTER are dropped and counted, not sent to sound all at once; the
+    ones a little late, and releases, are sent."""
+    import socket
+
+    from performia.server.osc import decode
+    from performia.transport.dispatcher import STALE_AFTER, TOO_LATE, Dispatcher
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    shm = create_ring(_name("stale"), capacity=16)
+    dispatcher = Dispatcher(server.getsockname())
+    try:
+        writer, reader = RingWriter(shm), RingReader(shm)
+        dispatcher.add_ring("drums", reader)
+        now = time.time()
+        writer.write_many([
+            NoteEvent.make(now - 1.0, "drums", "kick", 36),                  # a second late
+            NoteEvent.make(now - 0.5, "drums", "answer", 76, reactive=True),  # decided 0.5 s ago
+            NoteEvent.make(now - STALE_AFTER / 4, "drums", "snare", 38),      # a little late
+            NoteEvent.make(now + 0.01, "drums", "hat", 42),                   # in time
+            NoteEvent(time=now - 2.0, agent=0, voice=0, kind=NoteKind.RELEASE),
+        ])
+        assert dispatcher.drain() == 3
+        sent = []
+        for _ in range(2):                        # the two notes; the release has no notes
+            sent += [args for address, args in decode(server.recv(65536)) if address == "/s_new"]
+        assert [args[0] for args in sent] == ["snare", "hat"]
+        assert dispatcher.stats.rejects.counts == {TOO_LATE: 2}
+        writer.close()
+        reader.close()
+    finally:
+        dispatcher.close()
+        server.close()
+        shm.close()
+        shm.unlink()

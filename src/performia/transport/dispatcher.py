@@ -5,6 +5,12 @@ A sustained note gets its release bundle (`/n_set <id> gate 0`, timetagged at it
 together with its start, so the server holds both: no note can hang, even if the agent or
 the dispatcher dies a moment later. When an agent's process dies, its sounding notes are
 released at once. Reactive notes (answers to the guitar) are sent immediately.
+
+A note read from a ring more than STALE_AFTER after its time (the conductor or this process
+was held up: a stalled VM, a process stopped and continued) is dropped and counted
+(`too_late`), not sent: supernova would play every such note at once on arrival, a burst of
+a second's drums in one moment. The notes after it are in time again. Releases are never
+dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 
 FIRST_NODE_ID = 100_000
 WRITER_CHECK_SECONDS = 0.1
+STALE_AFTER = 0.1     # s after its time: a ring note this late is dropped, not heaped
+TOO_LATE = "too_late"
 
 
 @dataclass
@@ -179,12 +187,27 @@ class Dispatcher:
             if source.reader is None:
                 continue
             source.reader.clear_doorbell()
+            now = time.time()
             for event in source.reader.read_all():
+                late = self.lateness(event, now)
+                if late > STALE_AFTER:
+                    self.stats.rejects.refuse(TOO_LATE, f"ring {source.name}",
+                                              f"{late * 1000:.0f} ms after its time: dropped, "
+                                              "not played late (the band was held up)", event)
+                    continue
                 self.send(event, source)
                 count += 1
             if source.reader.refused != source.refused_seen:
                 self._count_refused(source, source.reader)
         return count
+
+    def lateness(self, event: NoteEvent, now: float) -> float:
+        """How long after its time `event` would sound if sent at `now` (≤ 0: in time);
+        a release is never late."""
+        if event.kind == NoteKind.RELEASE:
+            return 0.0
+        due = event.time if event.flags & FLAG_REACTIVE else event.time + self.extra_latency
+        return now - due
 
     def _count_refused(self, source: Source, reader: RingReader) -> None:
         """Records the ring skipped (not a playable note: NaN, out of range): count, log."""
