@@ -7,7 +7,9 @@ Two runs per take:
 * told the tempo: `--tempo <the take's first tempo>` (a one-bar count-in); the take is
   delayed so that its first downbeat falls on the band's bar 1, as a guitarist starts after
   a count-in. Scores: predictable bars (the form heard so far makes them predictable) with
-  the right chord on the downbeat in keys and bass; median correction after a change the
+  the right chord on the downbeat in keys and bass (at the band's bar line, if it is within
+  half a beat of the guitarist's; beside it, the stricter count with the band's one within
+  60 ms, as score_live_events.py scores a live run); median correction after a change the
   band was not on (beats); bass notes that are tones of the keys' chord.
 * not told (the band configured at 120, `come_in = listen`): where the band came in (bars
   after the guitarist's first downbeat), its beats against the guitarist's truth beats from
@@ -62,6 +64,7 @@ CORPUS = PROJECT / "build" / "corpus"
 TUNING = PROJECT / "build" / "corpus_tuning"
 UNTOLD_BPM = 120.0
 FOURTH_BAR = 3                     # bar index of the guitarist's fourth bar
+NEAR = 0.06                        # s: the stricter count's band's one (score_live_events)
 
 
 QUALITY = {"hdim7": "dim", "dim7": "dim", "maj6": "maj", "min6": "min", "9": "7"}
@@ -113,6 +116,7 @@ class Scores:
     right: int = 0
     predictable_from_4: int = 0     # the same from the guitarist's fourth bar on
     right_from_4: int = 0
+    right_near: int = 0             # right, and the band's one within NEAR of the guitarist's
     keys: int = 0
     bass: int = 0
     corrections: list[float] = field(default_factory=list)
@@ -167,6 +171,7 @@ def score(truth: Truth, notes: dict[str, list[Sounding]], beats: list[tuple[floa
         b = bass_right(bass, chord, band)
         s.keys, s.bass, s.right = s.keys + k, s.bass + b, s.right + (k and b)
         s.right_from_4 += n >= FOURTH_BAR and k and b
+        s.right_near += k and b and abs(band - down) <= NEAR
         count_doubts(s, {n.pitch % 12 for n in keys if abs(n.start - band) < ONSET_WINDOW},
                      chord)
     changes = [(st, Chord.parse(c)) for (st, _, c) in truth.chords if c != "N"]
@@ -316,6 +321,7 @@ def main() -> int:
             continue
         predictable_ = sum(s["predictable"] for s in group)
         right = sum(s["right"] for s in group)
+        near = sum(s["right_near"] for s in group)
         corr = [c for s in group for c in s["corrections"]]
         notes = sum(s["bass_notes"] for s in group)
         agree = sum(s["agreeing"] for s in group)
@@ -325,7 +331,9 @@ def main() -> int:
         entries = [s["entry_bars"] for s in group if s["entry_bars"] is not None]
         label = "told the tempo" if told else f"not told (band at {UNTOLD_BPM:.0f})"
         line = (f"{args.split} {label}: right chord on the downbeat {right}/{predictable_} = "
-                f"{100 * right / max(1, predictable_):.1f} % of predictable bars; median "
+                f"{100 * right / max(1, predictable_):.1f} % of predictable bars ({near} = "
+                f"{100 * near / max(1, predictable_):.1f} % with the band's one within "
+                f"{NEAR * 1000:.0f} ms of the guitarist's, as score_live_events.py counts); median "
                 f"correction {statistics.median(corr) if corr else 0.0:.2f} beat over "
                 f"{len(corr)}; bass/keys agreement {100 * agree / max(1, notes):.1f} % of "
                 f"{notes}; band beats vs the guitarist's from bar 4: p90 {p90:.1f} ms, median "
@@ -349,7 +357,8 @@ def main() -> int:
             line += f"; back within ±20 ms {', '.join(f'{r:.1f}' for r in relock)} bars after " \
                     "a tempo change"
         print(line)
-        out[label] = {"right": right, "predictable": predictable_, "p90_ms": p90,
+        out[label] = {"right": right, "right_near": near, "predictable": predictable_,
+                      "p90_ms": p90,
                       "corrections": corr, "agreement": agree / max(1, notes),
                       "relock_bars": relock, "entry_bars": entries, "open_bars": opened,
                       "seventh_bars": sevenths, "seventh_left_out": left_out}
