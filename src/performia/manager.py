@@ -58,7 +58,7 @@ from performia.processes import (
 )
 from performia.server import synthdefs
 from performia.server.block_grid import measure_block_grid
-from performia.server.jack import find_alsa_card
+from performia.server.jack import find_alsa_card, use_jack_server
 from performia.server.osc import OscClient, OscTimeoutError
 from performia.server.process import ServerError, ServerLog
 from performia.server.recorder import Recorder
@@ -198,6 +198,7 @@ class Manager:
             return                                 # no pedal configured
         self.control = ControlSender(self.config.osc.host, self.config.osc.control_port,
                                      secret=self.config.osc.control_secret)
+        use_jack_server(self.config.jack.server_name)   # a named server: the pedal's too
         self.pedal = PedalInput(midi, self.control.set_mode)
         self.pedal.start()
 

@@ -83,9 +83,9 @@ class PedalInput:
         try:
             self._lister = rtmidi.MidiIn(getattr(rtmidi, f"API_{self.api}"),
                                          name="performia-pedal-watch")
-        except Exception:
-            log.exception("pedal: cannot open a MIDI client (%s); the band plays without the "
-                          "pedal", self.api)
+        except Exception as error:  # rtmidi raises its own kinds (no JACK server, no ALSA)
+            log.error("pedal: cannot open a MIDI client (%s: %s); the band plays without the "
+                      "pedal", self.api, error)
             return
         self._poll()
         self._thread = threading.Thread(target=self._watch, name="pedal-watch", daemon=True)

@@ -60,6 +60,15 @@ def jack_env(server_name: str) -> dict[str, str]:
     return env
 
 
+def use_jack_server(server_name: str) -> None:
+    """Point this process's own JACK clients (the pedal's MIDI client: libjack reads the
+    environment when a client opens) at `server_name`, the server the band runs on, and
+    never let them start one of their own."""
+    os.environ.update(jack_env(server_name))
+    if not server_name:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+
+
 def jack_running(server_name: str) -> bool:
     """True if a JACK server of that name answers (`jack_wait -c`)."""
     if shutil.which("jack_wait") is None:
