@@ -64,7 +64,8 @@ CORPUS = PROJECT / "build" / "corpus"
 TUNING = PROJECT / "build" / "corpus_tuning"
 UNTOLD_BPM = 120.0
 FOURTH_BAR = 3                     # bar index of the guitarist's fourth bar
-NEAR = 0.06                        # s: the stricter count's band's one (score_live_events)
+NEAR = 0.06                        # s: the band's one this close to the guitarist's (the
+                                   # stricter count; score_live_events.py's only one)
 
 
 QUALITY = {"hdim7": "dim", "dim7": "dim", "maj6": "maj", "min6": "min", "9": "7"}

@@ -33,14 +33,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from bench_playalong_ears import Truth, label_of, predictable
+from bench_playalong_ears import NEAR, Truth, label_of, predictable
 from scipy.io import wavfile
 
 from performia.conductor.playalong import bass_right, keys_chord, keys_right, logged_soundings
 from performia.server.recorder import STEM_CHANNELS
 from performia.theory import Chord
 
-NEAR = 0.06     # s: the band's one this close to the guitarist's
 KIT = {"kick", "snare", "hat", "openhat"}
 MATCH = 0.15    # s: a drum hit is found in the recording this near where the last one says
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,9 @@ import pytest
 
 from performia.events.note import RECORD_SIZE, NoteEvent, NoteKind
 from performia.events.ring import RingError, RingReader, RingWriter, create_ring, make_doorbell
+from performia.server.osc import decode
+from performia.transport.dispatcher import STALE_AFTER, Dispatcher
+from performia.transport.guard import TOO_LATE
 
 
 def _name(tag: str) -> str:
@@ -113,11 +117,6 @@ def test_notes_read_long_after_their_time_are_dropped_not_heaped() -> None:
     """After a hold-up (a stalled VM, a stopped process), the notes whose time has passed
     by more than STALE_AFTER are dropped and counted, not sent to sound all at once; the
     ones a little late, and releases, are sent."""
-    import socket
-
-    from performia.server.osc import decode
-    from performia.transport.dispatcher import STALE_AFTER, TOO_LATE, Dispatcher
-
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
     server.settimeout(0.5)

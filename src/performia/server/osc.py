@@ -117,14 +117,14 @@ def _padded(size: int) -> int:
     return (size + 4) & ~3          # a string's bytes, its NUL, zeros to a multiple of 4
 
 
-def type_tags(raw: bytes, address: str) -> str:
+def _type_tags(raw: bytes, address: str) -> str:
     """The type tag string of a message that parsed (",ssiff" for a note)."""
     at = _padded(len(address.encode()))
     end = raw.find(b"\0", at)
     return raw[at:end if end >= 0 else len(raw)].decode(errors="replace")
 
 
-def message_size(address: str, tags: str, args: list[Any]) -> int:
+def _message_size(address: str, tags: str, args: list[Any]) -> int:
     """The bytes a complete message with these arguments takes: python-osc pads a float cut
     off at the end of a datagram with zeros, so a note cut short would parse."""
     size = _padded(len(address.encode())) + _padded(len(tags.encode()))
@@ -140,6 +140,18 @@ def message_size(address: str, tags: str, args: list[Any]) -> int:
     return size
 
 
+def decode_message(datagram: bytes) -> tuple[str, list[Any]]:
+    """One OSC message: (address, arguments). Raises python-osc's errors for a broken one,
+    and OscDecodeError for one cut short (fewer bytes than its type tags promise)."""
+    message = OscMessage(datagram)
+    args = list(message.params)
+    if len(datagram) < _message_size(message.address, _type_tags(datagram, message.address),
+                                     args):
+        raise OscDecodeError(f"{message.address}: cut short: its type tags promise more "
+                             f"arguments than its {len(datagram)} bytes hold")
+    return message.address, args
+
+
 def decode(datagram: bytes, _depth: int = 0) -> list[tuple[str, list[Any]]]:
     """All messages in a datagram (bundles flattened, at most MAX_BUNDLE_DEPTH deep).
     Raises OscDecodeError (or python-osc's ParseError for a broken message) for anything
@@ -148,13 +160,7 @@ def decode(datagram: bytes, _depth: int = 0) -> list[tuple[str, list[Any]]]:
     if not datagram.startswith(_BUNDLE_HEAD):
         if not datagram.startswith(b"/"):
             raise OscDecodeError(f"neither an OSC message nor a bundle ({len(datagram)} bytes)")
-        message = OscMessage(datagram)
-        args = list(message.params)
-        if len(datagram) < message_size(message.address, type_tags(datagram, message.address),
-                                        args):
-            raise OscDecodeError(f"{message.address}: cut short: its type tags promise more "
-                                 f"arguments than its {len(datagram)} bytes hold")
-        return [(message.address, args)]
+        return [decode_message(datagram)]
     if _depth >= MAX_BUNDLE_DEPTH:
         raise OscDecodeError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
     if len(datagram) < 16:

@@ -27,7 +27,7 @@ from performia.events.note import FLAG_REACTIVE, NoteEvent, NoteKind
 from performia.events.ring import RingReader
 from performia.processes import pid_alive
 from performia.server.osc import Message, encode_bundle, local_socket
-from performia.transport.guard import Rejects
+from performia.transport.guard import TOO_LATE, Rejects
 from performia.transport.voices import (
     MAX_NOTE_SECONDS,
     MIN_NOTE_SECONDS,
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 FIRST_NODE_ID = 100_000
 WRITER_CHECK_SECONDS = 0.1
 STALE_AFTER = 0.1     # s after its time: a ring note this late is dropped, not heaped
-TOO_LATE = "too_late"
 
 
 @dataclass

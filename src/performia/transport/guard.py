@@ -24,6 +24,7 @@ MAX_SENDERS = 1024            # senders tracked by the rate limiter (the oldest 
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 KERNEL_DROPPED = "kernel_dropped"
 RATE_LIMITED = "rate_limited"
+TOO_LATE = "too_late"         # a note past its time: stale (OSC input) or held up (the rings)
 
 Clock = Callable[[], float]
 

@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pythonosc.osc_message import OscMessage
-
 from performia.events.note import (
     AGENTS,
     FLAG_REACTIVE,
@@ -37,11 +35,12 @@ from performia.events.note import (
     NoteValueError,
     voice_index,
 )
-from performia.server.osc import NTP_EPOCH_OFFSET, message_size, type_tags
+from performia.server.osc import NTP_EPOCH_OFFSET, OscDecodeError, decode_message
 from performia.transport.guard import (
     ANCILLARY_SPACE,
     KERNEL_DROPPED,
     RATE_LIMITED,
+    TOO_LATE,
     RateLimiter,
     Rejects,
     kernel_drops,
@@ -65,7 +64,6 @@ NOT_OSC = "not_osc"
 UNKNOWN_ADDRESS = "unknown_address"
 BAD_ARGUMENTS = "bad_arguments"
 BEYOND_HORIZON = "beyond_horizon"
-TOO_LATE = "too_late"
 NESTED_TOO_DEEP = "nested_too_deep"
 TOO_MANY_MESSAGES = "too_many_messages"
 
@@ -240,13 +238,11 @@ class OscInput:
 
     def _one(self, raw: bytes, when: float | None) -> NoteEvent:
         try:
-            message = OscMessage(raw)
-            address, args = message.address, list(message.params)
+            address, args = decode_message(raw)
+        except OscDecodeError as error:
+            raise OscInputError(str(error), NOT_OSC) from None
         except Exception as error:  # python-osc raises several kinds for a malformed message
             raise OscInputError(f"not an OSC message ({error})", NOT_OSC) from None
-        if len(raw) < message_size(address, type_tags(raw, address), args):
-            raise OscInputError(f"{address}: cut short: its type tags promise more arguments "
-                                f"than its {len(raw)} bytes hold", NOT_OSC)
         if address == NOTE_ADDRESS:
             return parse_note(args, when, self.latency)
         if address == RELEASE_ADDRESS:
