@@ -300,6 +300,64 @@ def test_a_sparser_bar_does_not_halve_the_tempo() -> None:
     assert all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late), {round(s.bpm, 1) for s in late}
 
 
+class _EstimateFrom(BeatTracker):
+    """A tracker whose 8-s autocorrelation says `bpm` from `start` until `end` (what it
+    heard on a fingerpicking pattern at 84 BPM: 96, its 8/7), whatever the strength."""
+
+    def __init__(self, start: float, bpm: float, settings: BeatSettings | None = None,
+                 end: float = math.inf) -> None:
+        super().__init__(settings)
+        self.forced = (start, end, bpm)
+
+    def _tempo(self, periodicity: npt.NDArray[np.float64], held: float,
+               settled: bool = True) -> tuple[float, float]:
+        heard = super()._tempo(periodicity, held, settled)
+        start, end, bpm = self.forced
+        return (bpm, 0.3) if start <= self.state.time < end else heard
+
+
+@pytest.mark.parametrize("veto", [True, False])
+def test_a_steady_clock_keeps_its_tempo_when_the_last_beats_deny_a_new_estimate(
+        veto: bool) -> None:
+    """The guitarist stays at 84; from 12 s the autocorrelation says 96. The last four
+    beats still fit 84 far better, so the clock keeps 84 and no tempo change is heard (a
+    band following it would rush by 14 % and come back a beat off). Without the check
+    (`veto_gain` 0) the clock jumps: the test can tell."""
+    seconds, bpm = 22.0, 84.0
+    beats = beat_times([(0.0, bpm)], seconds)
+    settings = BeatSettings() if veto else BeatSettings(veto_gain=0.0)
+    tracker, states = track(train(beats, seconds), _EstimateFrom(12.0, 96.0, settings))
+    late = [s for s in states if 12.0 <= s.time <= beats[-1]]
+    kept = all(abs(s.bpm - bpm) <= 0.02 * bpm for s in late)
+    assert kept is veto, {round(s.bpm, 1) for s in late}
+    changed = tracker.tempo_changed
+    assert (changed is None or changed < 12.0) is veto
+
+
+def test_a_first_estimate_put_right_is_not_a_change_of_tempo() -> None:
+    """The first estimate (120 for a guitarist at 100) is put right a second later: the
+    clock jumps, but the guitarist changed nothing, so no tempo change is reported (a band
+    counted in would otherwise chase it with its catch-up gains)."""
+    seconds = 14.0
+    beats = beat_times([(0.0, 100.0)], seconds)
+    tracker, states = track(train(beats, seconds), _EstimateFrom(0.0, 120.0, end=3.5))
+    assert any(abs(s.bpm - 120.0) < 1.0 for s in states if s.time < 3.5)
+    late = [s for s in states if 6.0 <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - 100.0) <= 2.0 for s in late), {round(s.bpm, 1) for s in late}
+    assert tracker.tempo_changed is None
+
+
+def test_a_real_change_to_the_new_estimate_is_taken() -> None:
+    """The guitarist does go from 84 to 96 at 12 s (beyond what the short comb looks for),
+    and the autocorrelation says 96 from 14 s: the last beats fit 96, the clock takes it."""
+    seconds = 22.0
+    beats = beat_times([(0.0, 84.0), (12.0, 96.0)], seconds)
+    tracker, states = track(train(beats, seconds), _EstimateFrom(14.0, 96.0))
+    late = [s for s in states if 15.0 <= s.time <= beats[-1]]
+    assert all(abs(s.bpm - 96.0) <= 0.02 * 96.0 for s in late), {round(s.bpm, 1) for s in late}
+    assert tracker.tempo_changed is not None and tracker.tempo_changed >= 12.0
+
+
 def test_chords_changing_every_bar_tell_the_tempo_level() -> None:
     """Equal quarter plucks at 150 BPM alone are heard at 75 (see above); with the chord
     changing on every bar line, a bar of 75 would hold two changes, so the tracker hears

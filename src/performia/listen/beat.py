@@ -21,6 +21,13 @@ lowest bins), and returns a `BeatState`. Inside:
   tempo is a metrical relative of the one held (×2, ×½, ×3/2, ×2/3) it must win
   `metrical_relock` in a row (~4 s) once `free_levels` s have been played: a bar played
   sparser does not halve the tempo, but the first seconds may still settle the level.
+  A clock that has kept its tempo `veto_after` s moves to a new tempo up to 2 × `drift_most`
+  away only if the short comb (below) fits the last `drift_beats` beats at least
+  `veto_gain` times as well at the new period as at its own: the 8-s autocorrelation can
+  prefer a tempo the guitarist is not playing (a fingerpicking pattern at 84 BPM heard at
+  96, its 8/7), and a band following that rushes by 14 % and comes back a beat off. Only
+  such a move of a steady clock is a change of tempo (`tempo_changed`); a first estimate
+  put right is not.
 * **A change of tempo** (`drift_*`). The 8 s autocorrelation holds the old tempo for
   seconds after the guitarist moves from 100 to 110 BPM. So, once the clock has kept its
   tempo for `drift_after` s and the confidence has fallen to `drift_doubt` of its peak
@@ -142,6 +149,10 @@ class BeatSettings:
     drift_after: float = 6.0          # s the clock has kept its tempo before a change is heard
     drift_doubt: float = 0.75         # ... and only once the confidence fell to this share of
                                       # its peak in those seconds
+    veto_gain: float = 1.0            # a steady clock moves to the autocorrelation's new
+                                      # tempo only if that fits its last `drift_beats` beats
+                                      # this many times as well as the clock's (0: always)
+    veto_after: float = 3.0           # ... once it has kept its tempo this many s
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high:
@@ -374,6 +385,7 @@ class BeatTracker:
                 return state
             settled = time - self._first_attack >= s.free_levels
             self._heard = self._tempo(periodicity, state.bpm, settled)
+            self._heard = self._still_held(self._heard, state, accents)
         self._analyses += 1
         bpm, confidence = self._heard
         period = 60.0 / bpm
@@ -381,9 +393,11 @@ class BeatTracker:
         clock = period if jump else state.period + s.period_gain * (period - state.period)
         if jump:
             state = replace(state, next_beat=math.inf)          # find the phase afresh
+            held = self._count - self._clock_set >= s.veto_after / self.frame_seconds
             self._clock_set = self._count
-            if state.period > 0 and abs(math.log(period / state.period)) <= 2 * s.drift_most:
-                self._tempo_changed = time                      # (not a metrical level)
+            if (state.period > 0 and abs(math.log(period / state.period)) <= 2 * s.drift_most
+                    and held):        # (not a metrical level, nor a first estimate put right)
+                self._tempo_changed = time
         if self._confidences and not jump:                 # the clock had the beat
             self._confidences.append(confidence)
             changed = self._heard_a_change(time, state, accents, confidence)
@@ -511,6 +525,30 @@ class BeatTracker:
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - self.latency
 
+    def _still_held(self, heard: tuple[float, float], state: BeatState,
+                    accents: FloatArray) -> tuple[float, float]:
+        """The autocorrelation's new tempo, unless it would move a clock that has kept its
+        tempo for `veto_after` s to a tempo up to 2 × `drift_most` away (a change of
+        tempo, not of metrical level) while the last `drift_beats` beats still fit the
+        clock's period better than the new one: the guitarist has not moved, the 8-s
+        autocorrelation has (a fingerpicking pattern heard at 8/7 of its tempo). Then the
+        clock's tempo is kept, with the new estimate's confidence."""
+        s = self.settings
+        bpm, confidence = heard
+        if state.period <= 0 or not s.drift_beats or s.veto_gain <= 0:
+            return heard
+        ratio = state.period * bpm / 60.0                  # clock period / new period
+        moved = s.tempo_window < abs(math.log(ratio)) <= 2 * s.drift_most
+        steady = self._count - self._clock_set >= s.veto_after / self.frame_seconds
+        if not (moved and steady):
+            return heard
+        lag = state.period / self.frame_seconds
+        held, new = self._short_fits(accents, lag, np.array((1.0, 1.0 / ratio)))
+        if new >= s.veto_gain * held:
+            return heard
+        self._tempo_elsewhere = 0
+        return state.bpm, confidence
+
     def _heard_a_change(self, time: float, state: BeatState, accents: FloatArray,
                         confidence: float) -> float | None:
         """The ratio of the guitarist's new beat period to the clock's, once the clock has
@@ -562,11 +600,12 @@ class BeatTracker:
         best = int(np.argmax(np.where(near, fits, -np.inf)))
         self._heard = (bpm / float(self._drift_ratios[best]), confidence)
 
-    def _short_fits(self, envelope: FloatArray, lag: float) -> FloatArray:
-        """For each of `_drift_ratios`, the best fit of an unweighted comb of `drift_beats`
-        teeth `lag` × ratio frames apart over the newest strength (its last tooth at any
-        offset within one period), within the phase tolerance."""
-        lags = lag * self._drift_ratios
+    def _short_fits(self, envelope: FloatArray, lag: float,
+                    ratios: FloatArray | None = None) -> FloatArray:
+        """For each of `ratios` (`_drift_ratios` if None), the best fit of an unweighted
+        comb of `drift_beats` teeth `lag` × ratio frames apart over the newest strength (its
+        last tooth at any offset within one period), within the phase tolerance."""
+        lags = lag * (self._drift_ratios if ratios is None else ratios)
         periods = np.ceil(lags).astype(np.intp)              # offsets of one period, per ratio
         width = self._tolerance.size // 2
         wide = np.arange(-width, int(periods.max()) + width)
