@@ -9,7 +9,13 @@ import struct
 import subprocess
 from pathlib import Path
 
-from performia.server.jack_registry import HEADER, MAGIC, MAX_SERVERS, reclaim_dead_servers
+from performia.server.jack_registry import (
+    HEADER,
+    MAGIC,
+    MAX_SERVERS,
+    mapped_here,
+    reclaim_dead_servers,
+)
 
 SLOT = 264
 
@@ -62,3 +68,19 @@ def test_a_file_that_is_not_a_registry_is_left_alone(tmp_path: Path) -> None:
     short = tmp_path / "short"
     short.write_bytes(b"JACK")
     assert reclaim_dead_servers(short) == []
+
+
+def test_a_registry_this_process_maps_is_known_to_be_in_use(tmp_path: Path) -> None:
+    """libjack maps the registry when a JACK client opens and keeps it: a file mapped here
+    (as libjack maps it) is in use, one only written is not; unreadable maps count as in
+    use, so nobody removes a registry they cannot vouch for."""
+    import mmap
+
+    used = registry(tmp_path / "jack-shm-registry", [])
+    other = registry(tmp_path / "jack-shm-registry-2", [])
+    with open(used, "r+b") as handle, mmap.mmap(handle.fileno(), 0) as mapped:
+        assert mapped[:4] == struct.pack("<I", MAGIC)
+        assert mapped_here(used)
+        assert not mapped_here(other)
+    assert not mapped_here(used)
+    assert mapped_here(used, maps=tmp_path / "no-such-maps")

@@ -9,6 +9,13 @@ crashed a few times would find it will not start any more.
 more: a reused PID) before we start jackd. It never touches a live server's slot, and it
 writes only slots whose owner is dead, so it cannot disturb a server registering now.
 
+`mapped_here` says whether this process has the registry mapped: libjack maps it when the
+process opens its first JACK client (the pedal's MIDI client) and never lets it go. If the
+file were removed and a later jackd made a new one, this process would go on reading the
+old one, and every JACK client it opens after that fails ("Cannot open shm segment",
+"JACK server not running?"): a process that runs the band again (a test, a benchmark)
+would lose its pedal.
+
 Layout (jack2 1.9, `shm.h`): a 24-byte header (magic "JACK" little-endian, protocol,
 type, size, hdr_len, entry_len), then MAX_SERVERS slots of {int32 pid; char name[257]}
 padded to 264 bytes; `hdr_len` = 24 + 8 × 264.
@@ -62,6 +69,17 @@ def reclaim_dead_servers(path: Path = REGISTRY) -> list[str]:
         log.info("JACK registry: %d slot(s) of servers that died without leaving freed: %s",
                  len(reclaimed), ", ".join(reclaimed))
     return reclaimed
+
+
+def mapped_here(path: Path = REGISTRY, maps: Path = Path("/proc/self/maps")) -> bool:
+    """Does this process map `path` (libjack's registry, once a JACK client was opened)?
+    True when the maps cannot be read: then nobody may remove it."""
+    try:
+        text = maps.read_text()
+    except OSError:
+        return True
+    return any(line.endswith(" " + str(path)) or line.endswith(f" {path} (deleted)")
+               for line in text.splitlines())
 
 
 def _is_jackd(pid: int) -> bool:

@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -15,7 +14,7 @@ import psutil
 from performia.config import Config
 from performia.cpu_wake import CpuWakeRequest
 from performia.processes import Child
-from performia.server import synthdefs
+from performia.server import jack_registry, synthdefs
 from performia.server.jack import (
     connect_ports,
     find_alsa_card,
@@ -31,7 +30,7 @@ from performia.server.tree import build_tree, check_tree, free_tree, query_tree,
 
 log = logging.getLogger(__name__)
 
-JACK_REGISTRY = Path("/dev/shm/jack-shm-registry")
+JACK_REGISTRY = jack_registry.REGISTRY
 
 
 @dataclass(frozen=True)
@@ -174,10 +173,14 @@ class ServerSession:
         self.cpu_wake.release()
 
     def _remove_jack_registry(self) -> None:
-        """jackd leaves its registry segment behind; if it was ours and no JACK server is
-        left running, remove it too."""
+        """jackd leaves its registry segment behind; if it was ours, no JACK server is left
+        running and this process has not mapped it (a JACK client opened here, the pedal's:
+        libjack would keep reading the removed file and never reach another server), remove
+        it too."""
         if self._registry_was_there or not JACK_REGISTRY.exists():
             return
         if any(p.info["name"] == "jackd" for p in psutil.process_iter(["name"])):
+            return
+        if jack_registry.mapped_here(JACK_REGISTRY):
             return
         JACK_REGISTRY.unlink(missing_ok=True)
