@@ -18,8 +18,13 @@ Two runs per take:
   it, of all predictable bars; on the tempo-change takes, bars after the change until the
   band is back within ±20 ms.
 
+With `--every MS ...` each take is also played with the ears taking their readings every
+MS ms instead of the live 30 (`conductor.listening.HEAR_EVERY`; live, the batches start
+whenever a reading comes after a pause), and the right-on-the-downbeat counts are printed
+for each: a count that moves with the batch time is partly luck.
+
 Usage: python bench/bench_playalong_ears.py [--split heldout|dev|tuning|all] [--takes N]
-           [--names NAME ...] [--jobs 2] [--follow 1.0] [--json FILE]
+           [--names NAME ...] [--jobs 2] [--follow 1.0] [--every MS ...] [--json FILE]
 Tune ONLY on --split dev and --split tuning (build/corpus_tuning); held out is for reporting.
 Targets (issue 11): told ≥ 90 % right, median correction ≤ 1 beat, agreement ≥ 95 %;
 not told p90 ≤ 20 ms, ≥ 85 % right; back within ±20 ms in two bars after a 10 % change.
@@ -43,6 +48,7 @@ if __package__ in (None, ""):
 
 import numpy as np
 
+from performia.conductor.listening import HEAR_EVERY
 from performia.conductor.playalong import (
     ONSET_WINDOW,
     Sounding,
@@ -227,8 +233,8 @@ def count_doubts(s: Scores, classes: set[int], chord: Chord) -> None:
         s.seventh_left_out += classes <= triad
 
 
-def run_take(job: tuple[Path, bool, float]) -> tuple[str, bool, dict[str, Any]]:
-    path, told, follow = job
+def run_take(job: tuple[Path, bool, float, float]) -> tuple[str, bool, dict[str, Any]]:
+    path, told, follow, every = job
     raw = json.loads(path.with_suffix(".json").read_text())
     truth = Truth(int(raw["beats_per_bar"]), list(raw["beats"]), list(raw["downbeats"]),
                   [(float(a), float(b), label_of(str(c))) for a, b, c in raw["chords"]],
@@ -253,7 +259,7 @@ def run_take(job: tuple[Path, bool, float]) -> tuple[str, bool, dict[str, Any]]:
     config = replace(config, "band", key=str(raw["bar_keys"][0]))
     hearing = hear(signal, rate, block)
     duration = signal.size / rate
-    played = perform(config, hearing, duration, lambda _e, _a: None)
+    played = perform(config, hearing, duration, lambda _e, _a: None, hear_every=every)
     notes = {agent: soundings([n for a, n in played.notes if a == agent])
              for agent in ("harmony", "bass")}
     entry = played.entry
@@ -277,6 +283,30 @@ def summary(name: str, told: bool, s: dict[str, Any]) -> str:
     return text
 
 
+def batch_timings(split: str, every: list[float], results: list[Any], timed: list[Any],
+                  modes: tuple[bool, ...]) -> dict[str, Any]:
+    """Right on the downbeat (half a beat; 60 ms) with the ears' batches every `every` ms
+    besides the live 30: how much of a count is the moment the readings were taken."""
+    table: dict[str, Any] = {}
+    runs = [(HEAR_EVERY * 1000.0, results)] + [
+        (ms, timed[i * len(results):(i + 1) * len(results)]) for i, ms in enumerate(every)]
+    for told in modes:
+        label = "told" if told else "not told"
+        counts = []
+        for ms, group in runs:
+            picked = [s for _, t, s in group if t == told]
+            counts.append((ms, sum(s["right"] for s in picked),
+                           sum(s["right_near"] for s in picked),
+                           sum(s["predictable"] for s in picked)))
+        cells = ", ".join(f"{ms:g} ms {right} ({near})" for ms, right, near, _ in counts)
+        rights = [right for _, right, _, _ in counts]
+        print(f"{split} {label}, right on the downbeat (within 60 ms) of {counts[0][3]} with "
+              f"the ears' batches every: {cells}; range {min(rights)}–{max(rights)}")
+        table[label] = [{"every_ms": ms, "right": right, "right_near": near}
+                        for ms, right, near, _ in counts]
+    return table
+
+
 def takes(split: str) -> list[Path]:
     if split == "tuning":
         return sorted(TUNING.glob("*.wav"))
@@ -298,6 +328,9 @@ def main() -> int:
     parser.add_argument("--follow", type=float, default=1.0)
     parser.add_argument("--untold-only", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--every", type=float, nargs="*", default=[],
+                        help="also run with the ears taking their readings every MS ms "
+                             "(live: 30) and print the counts at each")
     args = parser.parse_args()
     if not CORPUS.exists():
         print("no corpus: run .venv/bin/python bench/corpus/generate.py", file=sys.stderr)
@@ -308,10 +341,13 @@ def main() -> int:
     if args.takes:
         paths = paths[:args.takes]
     started = time.perf_counter()
-    jobs = [(p, told, args.follow) for p in paths
-            for told in ((False,) if args.untold_only else (True, False))]
+    modes = (False,) if args.untold_only else (True, False)
+    jobs = [(p, told, args.follow, HEAR_EVERY) for p in paths for told in modes]
+    others = [(p, told, args.follow, ms / 1000.0) for ms in args.every for p in paths
+              for told in modes]
     with Pool(args.jobs) as pool:
         results = pool.map(run_take, jobs)
+        timed = pool.map(run_take, others)
     for name, told, s in results:
         print(summary(name, told, s))
     print()
@@ -363,6 +399,8 @@ def main() -> int:
                       "corrections": corr, "agreement": agree / max(1, notes),
                       "relock_bars": relock, "entry_bars": entries, "open_bars": opened,
                       "seventh_bars": sevenths, "seventh_left_out": left_out}
+    if args.every:
+        out["batch timings"] = batch_timings(args.split, args.every, results, timed, modes)
     print(f"{len(paths)} takes, {time.perf_counter() - started:.1f} s")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "totals": out}, indent=1))

@@ -22,6 +22,7 @@ from performia.band.band import make_band
 from performia.conductor.band_loop import BandLoop
 from performia.conductor.listening import (
     FOLLOWING_MODES,
+    HEAR_EVERY,
     expect_counted_in,
     share_scores,
     taken_at,
@@ -104,12 +105,14 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
             modes: tuple[ModeChange, ...] = (), first_beat: float = 0.0,
             follow: FollowSettings | None = None,
             decided: Callable[[float], None] | None = None,
-            chroma: Chroma | None = None) -> Played:
+            chroma: Chroma | None = None, hear_every: float = HEAR_EVERY) -> Played:
     """The band plays `duration` seconds with the take heard in `hearing` (None: alone),
     coming in at `first_beat` (0; a live conductor that started late came in later).
     `decided(t)` is told every `DECIDED_EVERY` s of song time that everything before t is
     decided (nothing sent from then on sounds before t): the score can go to the server.
-    `chroma`: the follower's chroma computed ahead (render/chroma_ahead.py), or None."""
+    `chroma`: the follower's chroma computed ahead (render/chroma_ahead.py), or None.
+    `hear_every`: the ears' batch time (`conductor.listening.HEAR_EVERY`, as live; a
+    benchmark varies it to see how much a result owes to when the readings are taken)."""
     played = Played()
     started = cputime.process_time()
     timing = config.timing
@@ -152,7 +155,7 @@ def perform(config: Config, hearing: Hearing | None, duration: float, send: Send
     loop.begin(first_beat)
     timeline: list[tuple[float, int, ModeChange | Accent | Reading]] = []
     if hearing is not None:           # the ears take their readings in batches (Ears._hear)
-        taken = taken_at([r.time for r in hearing.readings])
+        taken = taken_at([r.time for r in hearing.readings], every=hear_every)
         timeline += [(at, 1, r) for at, r in zip(taken, hearing.readings, strict=True)]
         if config.band.answer_accents:
             timeline += [(a.time, 2, a) for a in hearing.accents]
