@@ -180,3 +180,37 @@ def test_missing_port_warns_once_and_is_picked_up_when_it_appears(
         pedal.close()
         if output is not None:
             output.close()
+
+
+def test_a_pedal_watched_before_jack_answers_is_heard_once_it_does(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """JACK is not running yet when the pedal is watched (or had a hiccup): one error line,
+    then the MIDI client is tried again at every look, and once JACK runs the pedal is
+    found and heard, with no restart of the band."""
+    name = f"pedallate{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    caplog.set_level(logging.INFO, logger="performia.listen.pedal")
+    modes: queue.Queue[str] = queue.Queue()
+    pedal = PedalInput(MidiConfig(), modes.put, retry=0.2, api=API)
+    process = None
+    output = None
+    try:
+        pedal.start()
+        time.sleep(0.7)                          # several looks without JACK: one line
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1 and "trying again" in errors[0].getMessage()
+        process = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p",
+                                    "256"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait_running(process)
+        output = _interface()
+        assert _until(lambda: pedal.port_name is not None, timeout=5.0)
+        assert _press_until_heard(output, modes) == "listen"
+        assert any("MIDI client is open" in r.getMessage() for r in caplog.records)
+    finally:
+        pedal.close()
+        if output is not None:
+            output.close()
+        if process is not None:
+            _stop(process)

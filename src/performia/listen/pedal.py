@@ -66,6 +66,7 @@ class PedalInput:
         self._listed_name: str | None = None     # the same port as the lister names it
         self._pressed: bool | None = None
         self._warned = False
+        self._no_client = False                  # the client could not be opened (said)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -76,18 +77,14 @@ class PedalInput:
         return self._port_name
 
     def start(self) -> None:
-        """Open the port now if it exists (else warn once) and keep watching in a thread."""
+        """Open the port now if it exists (else warn once) and keep watching in a thread;
+        a MIDI client that cannot be opened yet (JACK not answering) is tried again at every
+        look, so the pedal comes back without a restart."""
         if self._thread is not None:
             return
         self._backend = midi_backend(self.api)
-        try:
-            self._lister = rtmidi.MidiIn(getattr(rtmidi, f"API_{self.api}"),
-                                         name="performia-pedal-watch")
-        except Exception as error:  # rtmidi raises its own kinds (no JACK server, no ALSA)
-            log.error("pedal: cannot open a MIDI client (%s: %s); the band plays without the "
-                      "pedal", self.api, error)
-            return
-        self._poll()
+        if self._open_lister():
+            self._poll()
         self._thread = threading.Thread(target=self._watch, name="pedal-watch", daemon=True)
         self._thread.start()
 
@@ -114,7 +111,30 @@ class PedalInput:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.retry):
-            self._poll()
+            if self._lister is not None or self._open_lister():
+                self._poll()
+
+    def _open_lister(self) -> bool:
+        """The one client that lists the ports; False while it cannot be opened (said once,
+        and once more when it can)."""
+        try:
+            lister = rtmidi.MidiIn(getattr(rtmidi, f"API_{self.api}"),
+                                   name="performia-pedal-watch")
+        except Exception as error:  # rtmidi raises its own kinds (no JACK server, no ALSA)
+            if not self._no_client:
+                log.error("pedal: cannot open a MIDI client (%s: %s); the band plays without "
+                          "the pedal, trying again every %g s", self.api, error, self.retry)
+                self._no_client = True
+            return False
+        with self._lock:
+            if self._stop.is_set():
+                lister.delete()
+                return False
+            self._lister = lister
+        if self._no_client:
+            log.info("pedal: the MIDI client is open (%s)", self.api)
+            self._no_client = False
+        return True
 
     def _poll(self) -> None:
         try:
