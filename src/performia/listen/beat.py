@@ -393,10 +393,9 @@ class BeatTracker:
         clock = period if jump else state.period + s.period_gain * (period - state.period)
         if jump:
             state = replace(state, next_beat=math.inf)          # find the phase afresh
-            held = self._count - self._clock_set >= s.veto_after / self.frame_seconds
+            held = self._kept_tempo_for(s.veto_after)      # (not a first estimate put right)
             self._clock_set = self._count
-            if (state.period > 0 and abs(math.log(period / state.period)) <= 2 * s.drift_most
-                    and held):        # (not a metrical level, nor a first estimate put right)
+            if state.period > 0 and held and self._a_change_of_tempo(period / state.period):
                 self._tempo_changed = time
         if self._confidences and not jump:                 # the clock had the beat
             self._confidences.append(confidence)
@@ -525,6 +524,15 @@ class BeatTracker:
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - self.latency
 
+    def _kept_tempo_for(self, seconds: float) -> bool:
+        """Has the clock kept its tempo for `seconds` (since it last jumped)?"""
+        return self._count - self._clock_set >= seconds / self.frame_seconds
+
+    def _a_change_of_tempo(self, ratio: float) -> bool:
+        """Is a move of the clock's period by `ratio` (either way) small enough to be the
+        guitarist changing tempo (up to 2 × `drift_most`), not a metrical level?"""
+        return abs(math.log(ratio)) <= 2 * self.settings.drift_most
+
     def _still_held(self, heard: tuple[float, float], state: BeatState,
                     accents: FloatArray) -> tuple[float, float]:
         """The autocorrelation's new tempo, unless it would move a clock that has kept its
@@ -538,9 +546,8 @@ class BeatTracker:
         if state.period <= 0 or not s.drift_beats or s.veto_gain <= 0:
             return heard
         ratio = state.period * bpm / 60.0                  # clock period / new period
-        moved = s.tempo_window < abs(math.log(ratio)) <= 2 * s.drift_most
-        steady = self._count - self._clock_set >= s.veto_after / self.frame_seconds
-        if not (moved and steady):
+        moved = abs(math.log(ratio)) > s.tempo_window and self._a_change_of_tempo(ratio)
+        if not (moved and self._kept_tempo_for(s.veto_after)):
             return heard
         lag = state.period / self.frame_seconds
         held, new = self._short_fits(accents, lag, np.array((1.0, 1.0 / ratio)))
@@ -555,7 +562,7 @@ class BeatTracker:
         kept its tempo `drift_after` s, the guitarist still plays and the confidence fell to
         `drift_doubt` of its peak there (`_tempo_change` says if it is one); else None."""
         s = self.settings
-        steady = self._count - self._clock_set >= s.drift_after / self.frame_seconds
+        steady = self._kept_tempo_for(s.drift_after)
         doubt = (confidence <= s.drift_doubt * max(self._confidences)
                  and time - self._last_attack < state.period)      # and still playing
         if not (s.drift_beats and state.period > 0 and steady and doubt):

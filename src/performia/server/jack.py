@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,24 +50,27 @@ class JackPlan:
         return cmd
 
 
-def jack_env(server_name: str) -> dict[str, str]:
-    """Environment for a JACK client: which server, and never auto-start one."""
-    env = dict(os.environ)
+def _point_at(env: MutableMapping[str, str], server_name: str) -> None:
+    """Which server a JACK client opened with `env` talks to ("": the default), and never
+    let it start one of its own."""
     env["JACK_NO_START_SERVER"] = "1"
     if server_name:
         env["JACK_DEFAULT_SERVER"] = server_name
     else:
         env.pop("JACK_DEFAULT_SERVER", None)
+
+
+def jack_env(server_name: str) -> dict[str, str]:
+    """Environment for a JACK client in a child process."""
+    env = dict(os.environ)
+    _point_at(env, server_name)
     return env
 
 
 def use_jack_server(server_name: str) -> None:
     """Point this process's own JACK clients (the pedal's MIDI client: libjack reads the
-    environment when a client opens) at `server_name`, the server the band runs on, and
-    never let them start one of their own."""
-    os.environ.update(jack_env(server_name))
-    if not server_name:
-        os.environ.pop("JACK_DEFAULT_SERVER", None)
+    environment when a client opens) at `server_name`, the server the band runs on."""
+    _point_at(os.environ, server_name)
 
 
 def jack_running(server_name: str) -> bool:
