@@ -153,6 +153,13 @@ class BeatSettings:
                                       # tempo only if that fits its last `drift_beats` beats
                                       # this many times as well as the clock's (0: always)
     veto_after: float = 3.0           # ... once it has kept its tempo this many s
+    swing_phase: float = 1.0          # weight of the swing test in the phase fit: a swung
+                                      # off-beat falls two thirds into the beat, never one
+    swing_onsets: int = 16            # onsets whose gaps tell swung from straight ...
+    swing_least: int = 6              # ... at least this many
+    swing_near: float = 0.05          # share of a beat a gap may miss a third or a half by
+    swing_share: float = 0.5          # share of the gaps on thirds (less those on halves)
+                                      # that is full swing (none below half of it)
 
     def __post_init__(self) -> None:
         if not 0 < self.low < self.high:
@@ -244,6 +251,7 @@ class BeatTracker:
         self._first_attack: float | None = None
         self._first_onset: float | None = None
         self._rises: deque[int] = deque(maxlen=s.rise_onsets)
+        self._onsets: deque[float] = deque(maxlen=s.swing_onsets)
         self.latency = s.latency                          # s, from the guitar's attacks
         self._last_attack = -math.inf
         self._beat_index = -1
@@ -305,6 +313,8 @@ class BeatTracker:
         (`Onset.rise`) tells how late after the note the strength peaks on this guitar."""
         if self._first_onset is None and math.isfinite(time):
             self._first_onset = time
+        if math.isfinite(time):
+            self._onsets.append(time)
         if rise is not None:
             self._rises.append(rise)
             self.latency = self._attack_latency()
@@ -509,6 +519,8 @@ class BeatTracker:
         near the clock's own beats unless somewhere else has fitted much better for a while."""
         s = self.settings
         fit = self._phase_fit(envelope, lag)
+        if s.swing_phase > 0:
+            fit = fit + s.swing_phase * self._swing_fit(fit, lag)
         if s.change_phase > 0:
             fit = fit + s.change_phase * float(fit.max()) * self._change_fit(lag, time, fit.size)
         best = int(np.argmax(fit))
@@ -523,6 +535,31 @@ class BeatTracker:
         offset = float(chosen) + _vertex(fit, chosen)
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - self.latency
+
+    def _swing_fit(self, fit: FloatArray, lag: float) -> FloatArray:
+        """For each comb offset: the fit two thirds of a beat after its teeth less the fit
+        a third after them, in the measure that the guitarist swings (`_swung`)."""
+        swung = self._swung(lag * self.frame_seconds)
+        if swung <= 0.0:
+            return np.zeros(fit.size)
+        offsets = np.arange(fit.size, dtype=np.float64)
+        late = np.rint((offsets - 2.0 * lag / 3.0) % lag).astype(np.intp) % fit.size
+        early = np.rint((offsets - lag / 3.0) % lag).astype(np.intp) % fit.size
+        return np.asarray((fit[late] - fit[early]) * swung, dtype=np.float64)
+
+    def _swung(self, period: float) -> float:
+        """0..1: how much the recent onsets swing. The gaps between onsets, modulo a beat,
+        fall on a third or two of the beat when swung, on its half when straight: full
+        swing when the gaps on thirds outnumber those on halves by `swing_share` of all."""
+        s = self.settings
+        if len(self._onsets) < s.swing_least:
+            return 0.0
+        gaps = np.diff(np.asarray(self._onsets)) / period % 1.0
+        thirds = np.minimum(np.abs(gaps - 1.0 / 3.0), np.abs(gaps - 2.0 / 3.0))
+        third = int(np.count_nonzero(thirds <= s.swing_near))
+        half = int(np.count_nonzero(np.abs(gaps - 0.5) <= s.swing_near))
+        share = (third - half) / gaps.size
+        return float(np.clip(2.0 * share / s.swing_share - 1.0, 0.0, 1.0))
 
     def _kept_tempo_for(self, seconds: float) -> bool:
         """Has the clock kept its tempo for `seconds` (since it last jumped)?"""
