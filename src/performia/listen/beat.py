@@ -142,7 +142,9 @@ class BeatSettings:
                                       # (0: off)
     drift_least: float = 0.03         # a tempo this much away from the clock's ...
     drift_most: float = 0.12          # ... and no further
-    drift_gain: float = 1.3           # ... fits the last beats this much better ...
+    drift_gain: float = 1.2           # ... fits the last beats this much better ...
+    drift_gain_swung: float = 1.3     # (this much when the guitarist swings: a syncopated
+                                      # comp puts few strums on the beats the comb counts)
     drift_analyses: int = 3           # ... for this many analyses in a row: the guitarist
                                       # changed tempo
     drift_agree: float = 0.01         # (the same period each time, within this share)
@@ -622,8 +624,10 @@ class BeatTracker:
         held, fits = fits[0], fits[1:]
         best = int(np.argmax(fits))
         ratio = float(self._drift_ratios[best + 1])
+        gain = s.drift_gain + self._swung(lag * self.frame_seconds) * (s.drift_gain_swung
+                                                                      - s.drift_gain)
         heard = (0 < best < fits.size - 1                 # (not beyond the ratios looked at)
-                 and abs(math.log(ratio)) >= s.drift_least and fits[best] >= s.drift_gain * held)
+                 and abs(math.log(ratio)) >= s.drift_least and fits[best] >= gain * held)
         if not heard:
             self._drift_seen = []
             return None
