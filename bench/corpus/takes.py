@@ -285,6 +285,14 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      "D.DU.UDU", {}),
     ("strum", 30, "timgm", "B:min", 146, 4, _bars(("i VII VI VII", 3)), "barre", "DdDdDdDd",
      {"ring": False, "spread_ms": (5.0, 12.0)}),
+    # early tempo changes (added in the thirteenth session: every tuning take changed tempo
+    # after 8 bars, when the beat tracker has long settled; a guitarist may move after 4)
+    ("strum", 25, "timgm", "C:maj", 96, 4, _bars(("I V vi IV", 2)), "barre", "D.DU.UDU",
+     {"tempo_changes": ((4, 88.0),)}),
+    ("strum", 29, "fluidr3", "F#:min", 104, 4, _bars(("i VI III VII", 3)), "barre", "D.DUDUDU",
+     {"tempo_changes": ((4, 114.0),)}),
+    ("fingerpick", 24, "timgm", "A:maj", 88, 4, _bars(("I IV V IV", 3)), "open", TRAVIS_44,
+     {"tempo_changes": ((5, 80.0),)}),
 ]
 
 
