@@ -133,3 +133,20 @@ def test_a_short_dip_of_the_gate_is_not_coming_in() -> None:
     decode([frame_of("G:maj")] * 20, recogniser)
     dip = coming_in(recogniser, rest=2)
     assert dip[:5] == ["N"] * 5 and dip[5] == "A:maj", dip
+
+
+def test_root_and_fifth_alone_are_heard_as_root_and_fifth() -> None:
+    """A and E fingerpicked, the third never played: the decoder must name a chord, but
+    what was heard is root and fifth (`heard_part`), which the key estimator is given, so
+    that a guess of A major does not make the key A major, which makes the next guess A
+    major. With the C there, the whole chord was heard."""
+    recogniser = ChordRecognizer()
+    fifth = frame_of("A:maj")
+    fifth.treble[1] = 0.0                                   # no C#
+    for _ in range(4):
+        recogniser.update(fifth)
+    assert recogniser.reported is not None and recogniser.reported.root == 9
+    assert recogniser.heard_part() == Chord(9, "5")
+    for _ in range(4):
+        recogniser.update(frame_of("A:min"))
+    assert recogniser.heard_part() == Chord.parse("A:min")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from performia.listen.key import KeyEstimator, KeySettings, tonic_chord_of
+from performia.listen.key import KeyEstimator, KeySettings, tonic_chord_of, tonic_keys_of
 from performia.theory import Chord, Key
 
 
@@ -77,3 +77,16 @@ def test_tonic_chord_of() -> None:
 def test_negative_duration_is_refused() -> None:
     with pytest.raises(ValueError):
         KeyEstimator().update(Chord.parse("C:maj"), -1.0, 0.0)
+
+
+def test_a_tonic_without_its_third_leaves_the_mode_to_the_other_chords() -> None:
+    """A, G, F, E7 with the A's third never heard (root and fifth): A minor, whatever the
+    A chord was guessed to be; heard as A major throughout, the same chords say A major
+    (the tonic's time decides between keys that share most notes)."""
+    thirdless, guessed = KeyEstimator(), KeyEstimator()
+    play(thirdless, ["A:5", "G:maj", "F:maj", "E:7"] * 3, 2.0)
+    play(guessed, ["A:maj", "G:maj", "F:maj", "E:7"] * 3, 2.0)
+    assert thirdless.key == Key(9, "min")
+    assert guessed.key == Key(9, "maj")
+    assert tonic_keys_of(Chord.parse("A:5")) == ((Key(9, "maj"), 0.5), (Key(9, "min"), 0.5))
+    assert tonic_keys_of(Chord.parse("A:min7")) == ((Key(9, "min"), 1.0),)

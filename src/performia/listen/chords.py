@@ -27,6 +27,8 @@ from performia.theory import Chord, Key
 FloatArray = npt.NDArray[np.float64]
 
 QUALITIES = ("maj", "min", "7", "maj7", "min7", "dim", "sus4")
+THIRDS = {"maj": 4, "7": 4, "maj7": 4, "min": 3, "min7": 3}   # the third of each quality
+                                                              # that has a perfect fifth
 RARE = frozenset({"dim"})           # heard only on clear evidence (`rare_cost`)
 NO_CHORD = "N"
 
@@ -50,6 +52,8 @@ class ChordSettings:
     key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
+    third_doubt: float = 0.5        # (log-likelihood) the chord's third beats the other's by
+                                    # less: root and fifth are what was heard (`heard_part`)
 
 
 def vocabulary() -> list[Chord | None]:
@@ -176,3 +180,24 @@ class ChordRecognizer:
 
     def label(self) -> str:
         return NO_CHORD if self.reported is None else self.reported.label
+
+    def heard_part(self) -> Chord | None:
+        """The chord decided, or its root and fifth when the last frame did not tell its
+        third: the best chord on its root with its third beat the best with the other
+        third by less than `third_doubt` (A and E fingerpicked, the C never played, are A
+        minor and A major alike; only the key the other chords make decides)."""
+        chord = self.reported
+        if chord is None or chord.quality not in THIRDS:
+            return chord
+        third = THIRDS[chord.quality]
+        ours = theirs = -np.inf
+        for i, other in enumerate(self.chords):
+            if other is None or other.root != chord.root or other.quality not in THIRDS:
+                continue
+            if THIRDS[other.quality] == third:
+                ours = max(ours, float(self.last_scores[i]))
+            else:
+                theirs = max(theirs, float(self.last_scores[i]))
+        if ours - theirs < self.settings.third_doubt:
+            return Chord(chord.root, "5")
+        return chord

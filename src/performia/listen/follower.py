@@ -219,7 +219,7 @@ class Follower:
             self._capture.last_position = None
             return events
         seconds = min(max(time - previous, 0.0), MAX_FRAME_GAP)
-        key = self.keys.update(chord, seconds, time)
+        key = self.keys.update(self.chords.heard_part() or chord, seconds, time)
         if key is not None:
             self.harmony.key = key
             self.chords.set_key(key)

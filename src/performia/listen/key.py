@@ -24,6 +24,7 @@ Vector = npt.NDArray[np.float64]
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 MINOR_QUALITIES = frozenset({"min", "min7", "dim"})
+THIRDLESS = "5"               # root and fifth: a chord whose third was not heard
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ def key_profiles() -> tuple[list[Key], Vector]:
 def tonic_chord_of(chord: Chord) -> Key:
     """The key whose tonic chord this chord is (A:min7 → A:min, G:7 → G:maj)."""
     return Key(chord.root, "min" if chord.quality in MINOR_QUALITIES else "maj")
+
+
+def tonic_keys_of(chord: Chord) -> tuple[tuple[Key, float], ...]:
+    """The keys whose tonic chord this chord may be, with their shares: root and fifth
+    alone (the third not heard) are the tonic of the major and the minor key alike."""
+    if chord.quality == THIRDLESS:
+        return (Key(chord.root, "maj"), 0.5), (Key(chord.root, "min"), 0.5)
+    return ((tonic_chord_of(chord), 1.0),)
 
 
 class KeyEstimator:
@@ -86,7 +95,8 @@ class KeyEstimator:
             raise ValueError(f"seconds must be >= 0, got {seconds}")
         self._forget(time)
         if self._phrase_starts(time, seconds):
-            self._starts[self._index[tonic_chord_of(chord)]] += 1.0
+            for key, share in tonic_keys_of(chord):
+                self._starts[self._index[key]] += share
         self._credit(chord, seconds)
         self._last_time = time
         self._evidence += seconds
@@ -109,7 +119,8 @@ class KeyEstimator:
     def _credit(self, chord: Chord, seconds: float) -> None:
         for interval in chord.intervals:
             self._tones[(chord.root + interval) % 12] += seconds * (2.0 if interval == 0 else 1.0)
-        self._tonic_time[self._index[tonic_chord_of(chord)]] += seconds
+        for key, share in tonic_keys_of(chord):
+            self._tonic_time[self._index[key]] += share * seconds
 
     def _score_vector(self) -> Vector:
         tones = self._tones - self._tones.mean()
