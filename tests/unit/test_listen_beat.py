@@ -260,6 +260,8 @@ def test_settings_are_checked() -> None:
         BeatSettings(changes_full=0)
     with pytest.raises(ValueError, match="latency_range"):
         BeatSettings(latency=0.1)
+    with pytest.raises(ValueError, match="swing_least"):
+        BeatSettings(swing_least=20)
 
 
 def track_with_bass(samples: Audio, tracker: BeatTracker) -> BeatTracker:

@@ -150,3 +150,38 @@ def test_root_and_fifth_alone_are_heard_as_root_and_fifth() -> None:
     for _ in range(4):
         recogniser.update(frame_of("A:min"))
     assert recogniser.heard_part() == Chord.parse("A:min")
+
+
+def one_note(pitch_class: int, ringing: int | None = None, root: int | None = None) -> NoteFrame:
+    """A frame with one note (and, fainter, the one before it still ringing; and `root`
+    still ringing in the bass)."""
+    treble, low = np.zeros(12), np.zeros(12)
+    treble[pitch_class] = 1.0
+    if ringing is not None and ringing != pitch_class:
+        treble[ringing] += 0.15
+    low[pitch_class] = 1.0
+    if root is not None and root != pitch_class:
+        low[pitch_class], low[root] = 0.6, 0.4
+    return NoteFrame(treble, low, np.zeros(NOTES), 1.0)
+
+
+@pytest.mark.parametrize("held", [0.0, 0.85])
+def test_an_arpeggio_one_note_at_a_time_is_its_chord_and_a_melody_is_no_chord(
+        held: float) -> None:
+    """A minor arpeggiated (A, C, E, C, ... a new note every two frames, the last one
+    faintly ringing, the A in the bass): no frame holds the chord, but the notes of the
+    last frames do, and a guitarist's arpeggio is a chord, not a melody. A melody that
+    walks up a scale holds no chord in its last frames, and stays no chord. Without the
+    notes held (`held_decay` 0) the arpeggio was no chord on most frames."""
+    notes = [9, 9, 0, 0, 4, 4, 0, 0] * 3
+    arpeggio = decode([one_note(n, p, root=9) for n, p in zip(notes, [None, *notes[:-1]],
+                                                               strict=True)],
+                      ChordRecognizer(ChordSettings(held_decay=held)))
+    heard = arpeggio[8:]
+    melody = decode([one_note(n) for n in (0, 0, 2, 2, 4, 4, 5, 5, 7, 7, 9, 9, 11, 11)],
+                    ChordRecognizer(ChordSettings(held_decay=held)))
+    assert melody[4:].count("N") >= 8, melody
+    if held:
+        assert heard.count("A:min") >= 14, heard
+    else:
+        assert heard.count("N") > len(heard) // 2, heard

@@ -46,7 +46,10 @@ lowest bins), and returns a `BeatState`. Inside:
   "and", that tells which notes are the beats); that predicts the next beat. The bass
   carries the beat where the off-beats are brighter (Travis picking: the thumb on the beats,
   treble notes between; down strums, which reach the low strings, against up strums, which
-  do not).
+  do not). When the guitarist swings (the gaps between the last onsets fall on thirds of
+  the beat, not halves: `swing_*`), each offset also gains the fit two thirds of a beat
+  after its teeth less the fit one third after them: a swung "and" comes late in its beat,
+  so a syncopated shuffle (the 1, the "and" of 2 and of 3) is not heard a third early.
 * **Beat clock** (a phase-locked loop): the band follows a clock (`next_beat`, `period`) that
   moves towards the prediction by `phase_gain` of the phase error and `period_gain` of the
   tempo difference at every analysis. The comb looks at several beats, so one pushed strum
@@ -177,6 +180,9 @@ class BeatSettings:
         if not 0.0 <= lo <= self.latency <= hi:
             raise ValueError(f"BeatSettings: need 0 ≤ latency_range[0] ≤ latency ≤ "
                              f"latency_range[1], got {self.latency_range}, {self.latency}")
+        if not 2 <= self.swing_least <= self.swing_onsets or self.swing_share <= 0:
+            raise ValueError("BeatSettings: need 2 ≤ swing_least ≤ swing_onsets and "
+                             "swing_share > 0")
         if len(self.change_bars) != len(CHANGE_BARS):
             raise ValueError(f"BeatSettings.change_bars needs a weight for each of "
                              f"{CHANGE_BARS} bars, got {self.change_bars}")

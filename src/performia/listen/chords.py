@@ -52,6 +52,10 @@ class ChordSettings:
     key_weight: float = 0.04        # score for a chord whose triad lies in the key's scale
     no_chord_score: float = 0.62    # the score of "no chord"
     silent_score: float = 2.0       # "no chord"'s score while the gate is closed
+    held_decay: float = 0.85        # per frame: the notes of the last frames, held (0: off) ...
+    held_fit: float = 0.9           # ... that fit a chord this well (cosine) ...
+    held_none: float = 0.1          # ... take this off "no chord"'s score: an arpeggio's
+                                    # notes one at a time are a chord, a melody's are not
     third_doubt: float = 0.5        # (log-likelihood) the chord's third beats the other's by
                                     # less: root and fifth are what was heard (`heard_part`)
 
@@ -105,6 +109,7 @@ class ChordRecognizer:
         self._in_key = np.zeros(len(self.chords))
         self.last_scores = np.zeros(len(self.chords))   # the last frame's scores (log-like)
         self._since_open = 0                # frames since the guitar came in
+        self._held = np.zeros(12)           # the treble notes of the last frames, fading
         self._closed = s.rested             # frames of silence (the start counts as rested)
         self._stay = np.full(size, s.stay)
         self._stay[self.none_index] = s.none_stay
@@ -139,6 +144,7 @@ class ChordRecognizer:
         out = np.zeros(len(self.chords))
         if norm == 0 or not gate_open:
             out[self.none_index] = s.silent_score
+            self._held[:] = 0.0
             return out
         out = self.unit @ (treble / norm) - self.cost + s.key_weight * self._in_key
         none = s.no_chord_score + s.key_weight
@@ -149,6 +155,11 @@ class ChordRecognizer:
             # the bass alone does not make a chord: "no chord" gets the best bass term a
             # chord could have, so the upper notes decide between a chord and none
             none += s.bass_root * float(bass.max()) + s.bass_tone
+        if s.held_decay > 0:
+            self._held = s.held_decay * self._held + treble / norm
+            held = float(np.linalg.norm(self._held))
+            if held > 0 and float(np.max(self.unit @ (self._held / held))) >= s.held_fit:
+                none -= s.held_none
         out[self.none_index] = none
         return np.asarray(out, dtype=np.float64)
 
