@@ -293,6 +293,9 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      {"tempo_changes": ((4, 114.0),)}),
     ("fingerpick", 24, "timgm", "A:maj", 88, 4, _bars(("I IV V IV", 3)), "open", TRAVIS_44,
      {"tempo_changes": ((5, 80.0),)}),
+    ("strum", 29, "timgm", "G:min", 136, 4, _bars(("i VI III VII", 2), ("R", 2),
+                                                   ("i VI III VII", 1)), "barre", "D.DUDUDU",
+     {}),
 ]
 
 
