@@ -25,6 +25,7 @@ from performia.listen.chroma import NoteFrame
 from performia.theory import Chord, Key
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 
 QUALITIES = ("maj", "min", "7", "maj7", "min7", "dim", "sus4")
 THIRDS = {"maj": 4, "7": 4, "maj7": 4, "min": 3, "min7": 3}   # the third of each quality
@@ -91,6 +92,18 @@ def _cost(chord: Chord | None, settings: ChordSettings) -> float:
     return settings.seventh_cost + extra
 
 
+def _by_third(chords: list[Chord | None]) -> list[dict[int, tuple[IndexArray, IndexArray]]]:
+    """For each root and third (3 or 4 semitones): the indices of the chords on that root
+    with that third, and of those with the other third."""
+    table: list[dict[int, tuple[IndexArray, IndexArray]]] = []
+    for root in range(12):
+        with_third = {third: np.array([i for i, c in enumerate(chords) if c is not None
+                                       and c.root == root and THIRDS.get(c.quality) == third],
+                                      dtype=np.intp) for third in (3, 4)}
+        table.append({third: (with_third[third], with_third[7 - third]) for third in (3, 4)})
+    return table
+
+
 class ChordRecognizer:
     """Frames in, one chord decision per frame out (reported only when it changes)."""
 
@@ -110,6 +123,7 @@ class ChordRecognizer:
         self.last_scores = np.zeros(len(self.chords))   # the last frame's scores (log-like)
         self._since_open = 0                # frames since the guitar came in
         self._held = np.zeros(12)           # the treble notes of the last frames, fading
+        self._thirds = _by_third(self.chords)
         self._closed = s.rested             # frames of silence (the start counts as rested)
         self._stay = np.full(size, s.stay)
         self._stay[self.none_index] = s.none_stay
@@ -200,6 +214,9 @@ class ChordRecognizer:
         chord = self.reported
         if chord is None or chord.quality not in THIRDS:
             return chord
+        ours, theirs = self._thirds[chord.root][THIRDS[chord.quality]]
+        margin = float(self.last_scores[ours].max() - self.last_scores[theirs].max())
+        return Chord(chord.root, "5") if margin < self.settings.third_doubt else chord
         third = THIRDS[chord.quality]
         ours = theirs = -np.inf
         for i, other in enumerate(self.chords):
