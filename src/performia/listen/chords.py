@@ -217,15 +217,3 @@ class ChordRecognizer:
         ours, theirs = self._thirds[chord.root][THIRDS[chord.quality]]
         margin = float(self.last_scores[ours].max() - self.last_scores[theirs].max())
         return Chord(chord.root, "5") if margin < self.settings.third_doubt else chord
-        third = THIRDS[chord.quality]
-        ours = theirs = -np.inf
-        for i, other in enumerate(self.chords):
-            if other is None or other.root != chord.root or other.quality not in THIRDS:
-                continue
-            if THIRDS[other.quality] == third:
-                ours = max(ours, float(self.last_scores[i]))
-            else:
-                theirs = max(theirs, float(self.last_scores[i]))
-        if ours - theirs < self.settings.third_doubt:
-            return Chord(chord.root, "5")
-        return chord
