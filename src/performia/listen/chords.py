@@ -4,7 +4,9 @@ States: 12 roots × (maj, min, 7, maj7, min7, dim, sus4) and "no chord" (silence
 melody). Each frame scores every chord against the treble chroma (cosine with the chord's
 tones) and the bass chroma (the share of the low notes on the root, and on any chord tone:
 inversions are allowed, a root in the bass is preferred); "no chord" has a fixed score, and
-wins when the notes heard do not make a chord (one note at a time) or the guitar is silent.
+wins when the notes heard do not make a chord (a melody, one note at a time) or the guitar is
+silent, less a little when the notes of the last frames, held, make a chord together (an
+arpeggio, one note at a time).
 The scores become likelihoods (exp(sharpness · score): soft, as a 16,384-sample window every
 4,096 samples sees each note in four frames, which are not independent evidence), and the
 forward filter (causal: no smoothing over the future) carries the belief from frame to frame
@@ -12,6 +14,7 @@ with a high probability of staying.
 
     update(time, frame, gate_open) -> the chord when the decision changes, else None
     current, confidence
+    heard_part() -> the chord decided, or its root and fifth when its third was not heard
 """
 
 from __future__ import annotations
