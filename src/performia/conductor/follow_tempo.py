@@ -241,7 +241,7 @@ class TempoFollower:
         if self._catching_up(guitar, now, theirs):
             # left behind while the change was heard: their period, less a share of the gap
             # (closing it in a few beats without overshooting), within `catch_up`
-            change = gain * (theirs - s.phase_gain * error - period)
+            change = gain * (theirs - s.catch_up_phase * error - period)
             most = lead = max(s.max_lead, s.catch_up)
         else:
             change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)

@@ -75,6 +75,9 @@ class FollowSettings:
     max_lead: float = 0.06           # the band's tempo stays within this share of theirs
     catch_up: float = 0.12           # max_change and max_lead both become this share ...
     catch_up_bars: float = 2.0       # ... in these bars after the tracker heard a tempo change
+    catch_up_phase: float = 0.9      # ... and this share of the phase error is closed per
+                                     # beat then (phase_gain otherwise): left behind while the
+                                     # change was heard, the band catches up within a beat or two
     offset: float = -0.016           # s: the band's beats aimed this much after the tracker's (dev)
     still: float = 0.0005            # s: a smaller change of period is not worth a re-anchor
     log_step: float = 0.5            # BPM: a band tempo change this big is logged
