@@ -527,8 +527,9 @@ class BeatTracker:
         near the clock's own beats unless somewhere else has fitted much better for a while."""
         s = self.settings
         fit = self._phase_fit(envelope, lag)
-        if s.swing_phase > 0:
-            fit = fit + s.swing_phase * self._swing_fit(fit, lag)
+        swung = self._swung(lag * self.frame_seconds) if s.swing_phase > 0 else 0.0
+        if swung > 0:
+            fit = fit + s.swing_phase * swung * self._swing_fit(fit, lag)
         if s.change_phase > 0:
             fit = fit + s.change_phase * float(fit.max()) * self._change_fit(lag, time, fit.size)
         best = int(np.argmax(fit))
@@ -544,16 +545,14 @@ class BeatTracker:
         last_beat = time - offset * self.frame_seconds
         return last_beat + lag * self.frame_seconds - self.latency
 
-    def _swing_fit(self, fit: FloatArray, lag: float) -> FloatArray:
+    @staticmethod
+    def _swing_fit(fit: FloatArray, lag: float) -> FloatArray:
         """For each comb offset: the fit two thirds of a beat after its teeth less the fit
-        a third after them, in the measure that the guitarist swings (`_swung`)."""
-        swung = self._swung(lag * self.frame_seconds)
-        if swung <= 0.0:
-            return np.zeros(fit.size)
+        a third after them (a swung "and" comes late in its beat)."""
         offsets = np.arange(fit.size, dtype=np.float64)
         late = np.rint((offsets - 2.0 * lag / 3.0) % lag).astype(np.intp) % fit.size
         early = np.rint((offsets - lag / 3.0) % lag).astype(np.intp) % fit.size
-        return np.asarray((fit[late] - fit[early]) * swung, dtype=np.float64)
+        return np.asarray(fit[late] - fit[early], dtype=np.float64)
 
     def _swung(self, period: float) -> float:
         """0..1: how much the recent onsets swing. The gaps between onsets, modulo a beat,

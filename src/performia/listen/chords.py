@@ -161,7 +161,6 @@ class ChordRecognizer:
         out = np.zeros(len(self.chords))
         if norm == 0 or not gate_open:
             out[self.none_index] = s.silent_score
-            self._held[:] = 0.0
             return out
         out = self.unit @ (treble / norm) - self.cost + s.key_weight * self._in_key
         none = s.no_chord_score + s.key_weight
@@ -172,17 +171,29 @@ class ChordRecognizer:
             # the bass alone does not make a chord: "no chord" gets the best bass term a
             # chord could have, so the upper notes decide between a chord and none
             none += s.bass_root * float(bass.max()) + s.bass_tone
-        if s.held_decay > 0:
-            self._held = s.held_decay * self._held + treble / norm
-            held = float(np.linalg.norm(self._held))
-            if held > 0 and float(np.max(self.unit @ (self._held / held))) >= s.held_fit:
-                none -= s.held_none
+        if self._held_make_a_chord():
+            none -= s.held_none
         out[self.none_index] = none
         return np.asarray(out, dtype=np.float64)
+
+    def _hold(self, treble: FloatArray, gate_open: bool) -> None:
+        """The treble notes of the last frames, each frame's weight fading by `held_decay`
+        (unit length each); emptied while the gate is closed."""
+        norm = float(np.linalg.norm(treble))
+        if norm == 0 or not gate_open:
+            self._held[:] = 0.0
+        elif self.settings.held_decay > 0:
+            self._held = self.settings.held_decay * self._held + treble / norm
+
+    def _held_make_a_chord(self) -> bool:
+        """Do the notes held fit one of the chords (cosine ≥ `held_fit`)?"""
+        held = float(np.linalg.norm(self._held))
+        return held > 0 and float(np.max(self.unit @ self._held)) >= self.settings.held_fit * held
 
     def update(self, frame: NoteFrame, gate_open: bool = True) -> tuple[bool, Chord | None]:
         """Take one frame; (changed, chord decided now)."""
         s = self.settings
+        self._hold(frame.treble, gate_open)
         log_like = s.sharpness * self.scores(frame, gate_open)
         like = np.exp(log_like - log_like.max())
         size = len(self.belief)
