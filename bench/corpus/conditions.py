@@ -8,6 +8,12 @@ deterministic, the same length, so the take's truth (times, chords, beats) still
               the duration (plain resampling would shift a 60 s take by 1.4 s against its truth).
 * `hum`     — mains hum (50 Hz + 5 harmonics, RMS −40 dBFS) and white hiss (RMS −60 dBFS).
 * `clipped` — driven ×4, then hard-clipped at ±0.5 (an overloaded input stage).
+* `bright`  — +9 dB above 2 kHz (a second-order high shelf: a bridge pickup, a mic close to the
+              strings), peak restored.
+* `dark`    — a second-order low-pass at 1.2 kHz (the tone knob rolled off, a neck pickup),
+              peak restored.
+`bright` and `dark` stand in for a guitar of another timbre: the development takes come from
+two soundfonts only.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfilt
 
 DETUNE_CENTS = 40.0
 N_FFT, HOP = 2048, 512
@@ -91,6 +97,24 @@ def clipped(samples: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
     return np.clip(samples * 4.0, -0.5, 0.5).astype(np.float32)
 
 
+def _same_peak(shaped: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(shaped))) or 1.0
+    return (shaped * (float(np.max(np.abs(samples))) / peak)).astype(np.float32)
+
+
+def bright(samples: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
+    high = sosfilt(butter(2, 2000.0, "highpass", fs=sample_rate, output="sos"),
+                   samples.astype(np.float64))
+    return _same_peak(samples + (dbfs(9.0) - 1.0) * high, samples)
+
+
+def dark(samples: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
+    low = sosfilt(butter(2, 1200.0, "lowpass", fs=sample_rate, output="sos"),
+                  samples.astype(np.float64))
+    return _same_peak(low, samples)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
     "quiet": quiet, "detune": detune, "hum": hum, "clipped": clipped,
+    "bright": bright, "dark": dark,
 }

@@ -107,6 +107,8 @@ def _bars(*sections: tuple[str, int]) -> tuple[str, ...]:
 
 ARPEGGIO_44 = "B A t2 t1 t0 t1 t2 A"
 ARPEGGIO_34 = "B A t1 t0 t1 A"
+ARPEGGIO_ROLL_44 = "B t2 t1 t0 A t2 t1 t0"
+ARPEGGIO_PINCH_44 = "B+t0 t2 t1 t2 A+t0 t2 t1 t2"
 TRAVIS_44 = "B+t0 t1 A t0 B t1+t0 A t1"
 TRAVIS_34 = "B+t0 t1 A t0 A t1"
 
@@ -296,6 +298,25 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
     ("strum", 29, "timgm", "G:min", 136, 4, _bars(("i VI III VII", 2), ("R", 2),
                                                    ("i VI III VII", 1)), "barre", "D.DUDUDU",
      {}),
+    # more arpeggios (added in the fourteenth session: dev and tuning held 5 arpeggiated
+    # takes, 40 bars, all but one 8 bars long; slow minor keys, melody bars, other patterns)
+    ("arpeggio", 24, "fluidr3", "C#:min", 72, 4, _bars(("i iv VI V", 3)), "open", ARPEGGIO_44,
+     {}),
+    ("arpeggio", 24, "timgm", "G:min", 80, 4, _bars(("i VI III VII", 3)), "barre",
+     ARPEGGIO_ROLL_44, {}),
+    ("arpeggio", 24, "fluidr3", "E:maj", 64, 4, _bars(("I vi IV V", 2)), "open", ARPEGGIO_44,
+     {"reverb": True}),
+    ("arpeggio", 24, "timgm", "A:maj", 104, 4, _bars(("I vi IV V", 1), ("M M", 1),
+                                                      ("I vi IV V", 1)), "open", ARPEGGIO_44,
+     {}),
+    ("arpeggio", 25, "fluidr3", "F:min", 88, 4, _bars(("i iv v i", 2)), "barre",
+     ARPEGGIO_PINCH_44, {}),
+    ("arpeggio", 24, "timgm", "Ab:maj", 68, 3, _bars(("I iii vi IV", 2)), "barre", ARPEGGIO_34,
+     {"reverb": True}),
+    ("fingerpick", 24, "fluidr3", "B:maj", 96, 4, _bars(("I vi IV V7", 2)), "barre",
+     TRAVIS_44, {}),
+    ("fingerpick", 24, "timgm", "D:min", 76, 4, _bars(("i VI iv V7", 2)), "open", TRAVIS_44,
+     {"reverb": True}),
 ]
 
 
