@@ -267,3 +267,24 @@ def test_a_strum_just_before_a_half_bar_ends_belongs_to_the_next_one() -> None:
     assert part_chord([(3.0, g)], 2.0, 4.0, least_hold=0.5) == g
     d = Chord.parse("D:maj")
     assert part_chord([(0.0, d), (3.87, g)], 2.0, 4.0, least_hold=0.5) == d
+
+
+def test_a_realign_keeps_the_bars_played_before_the_new_bar_count() -> None:
+    """Before it comes in, the band's clock (120 BPM) is re-anchored onto a guitarist at 150
+    whose bars it counts from 2 on: the six bars they played before are heard again on the
+    new clock (as bars −4 .. 1), so the form is known at once and the next bar predicted."""
+    clock = {"map": TEMPO}
+    book = StateBook(Key.parse("C:maj"), beat_at=lambda t: clock["map"].beat_at(t),
+                     beats_per_bar=4, bpm=120)
+    theirs = TempoMap(bpm=150, t0=0.0)                       # a bar = 1.6 s
+    for index, chord in enumerate(POP + POP[:2]):
+        book.hear_chord(chord, theirs.time_at(index * 4) + 0.3)
+        band_bar = int(clock["map"].beat_at(theirs.time_at(index * 4)) // 4)
+        book.start_bar(band_bar, TEMPO.time_at(band_bar * 4))
+    now = theirs.time_at(6 * 4)                              # their seventh bar begins
+    clock["map"] = TempoMap(bpm=150, t0=now, b0=8.0)         # ... and is the band's bar 2
+    state = book.realign(2, now)
+    assert [(b.bar, b.chord) for b in state.bars] == \
+        list(zip(range(-4, 2), POP + POP[:2], strict=True))
+    assert state.prediction is not None and state.prediction.bar == 2
+    assert state.prediction.chord == AM and state.prediction.confidence >= 0.8

@@ -131,7 +131,7 @@ class StateBook:
             self._form = FormMemory(self._form.key, self.settings.form)
             self._bar_evidence.clear()
             first = min((c.beat // state.beats_per_bar for c in changes), default=bar)
-            for past in range(max(0, first), bar):
+            for past in range(first, bar):
                 heard = self._bar_chords(state, past)
                 if heard is not None:
                     self._commit(past, heard)
