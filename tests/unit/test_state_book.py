@@ -288,3 +288,29 @@ def test_a_realign_keeps_the_bars_played_before_the_new_bar_count() -> None:
         list(zip(range(-4, 2), POP + POP[:2], strict=True))
     assert state.prediction is not None and state.prediction.bar == 2
     assert state.prediction.chord == AM and state.prediction.confidence >= 0.8
+
+
+def test_bars_of_melody_or_rest_are_left_out_of_the_form() -> None:
+    """The ears hear no chord for two bars (a melody; the band keeps its last chord): those
+    bars are not bars of the form, so when the guitarist comes back with the first chord of
+    the form the band expects the second, not the chord it kept through the rest."""
+    book = make_book()
+    play_bars(book, POP)
+    book.hear_no_chord(TEMPO.time_at(16) + 0.3)             # bars 4 and 5: a melody
+    for bar in (5, 6):
+        book.start_bar(bar, TEMPO.time_at(bar * 4))
+    assert book.state.heard_chord == F                      # kept through the melody
+    book.hear_chord(C, TEMPO.time_at(24) + 0.3)             # bar 6: the form again
+    state = book.start_bar(7, TEMPO.time_at(28))
+    assert [(b.bar, b.chord) for b in state.bars] == [(0, C), (1, G), (2, AM), (3, F), (6, C)]
+    assert state.prediction is not None and state.prediction.bar == 7
+    assert state.prediction.chord == G
+
+
+def test_a_flicker_of_no_chord_keeps_the_bar() -> None:
+    book = make_book()
+    play_bars(book, POP[:2])
+    book.hear_no_chord(TEMPO.time_at(8) + 0.5)              # a quarter of a beat of nothing
+    book.hear_chord(AM, TEMPO.time_at(8) + 0.62)
+    state = book.start_bar(3, TEMPO.time_at(12))
+    assert [b.chord for b in state.bars] == [C, G, AM]

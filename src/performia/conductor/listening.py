@@ -240,10 +240,13 @@ def tell_book(book: StateBook, event: dict[str, Any]) -> None:
     """Hand what the follower heard to the state book (repeating a chord is a no-op there,
     so the follower may later tell the book itself without doubling anything)."""
     kind = event.get("kind")
-    if kind == "chord" and event["chord"] != NO_CHORD:    # "N": the band keeps the last chord
+    if kind == "chord":
         since = event.get("since")
-        book.hear_chord(Chord.parse(str(event["chord"])), float(event["t"]),
-                        None if since is None else float(since))
+        dated = None if since is None else float(since)
+        if event["chord"] == NO_CHORD:          # the band keeps the last chord
+            book.hear_no_chord(float(event["t"]), dated)
+        else:
+            book.hear_chord(Chord.parse(str(event["chord"])), float(event["t"]), dated)
     elif kind == "key":
         book.hear_key(Key.parse(str(event["key"])))
     elif kind == "tempo":

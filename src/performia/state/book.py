@@ -50,6 +50,8 @@ class BookSettings:
     changes_kept: int = 64          # heard changes kept in the state
     bars_kept: int = 128            # bars heard kept in the state
     least_hold: float = 0.5         # beats a chord must hold at the end of a part of a bar
+    rest_share: float = 0.75        # a bar the ears heard "no chord" in for this share of it
+                                    # (a melody, a rest) is not a bar of the form
     form: FormSettings = field(default_factory=FormSettings)
     doubt: DoubtSettings = field(default_factory=DoubtSettings)
 
@@ -71,6 +73,7 @@ class StateBook:
         # bar → where it held which chord, and its frames' evidence per chord
         self._bar_evidence: dict[int, tuple[list[Span], Totals]] = {}
         self.follow: FollowSettings | None = None  # how the band follows it (None: it leads)
+        self._rests: list[tuple[float, float | None]] = []  # (clock times) no chord heard
 
     @property
     def state(self) -> MusicalState:
@@ -83,6 +86,8 @@ class StateBook:
         Repeating the chord heard is a no-op."""
         with self._lock:
             state = self._state
+            if chord is not None and self._rests and self._rests[-1][1] is None:
+                self._rests[-1] = (self._rests[-1][0], self._began(time, since))
             if state.changes and chord == state.heard_chord:
                 return
             beat = self._played_beat(time, since)
@@ -91,6 +96,14 @@ class StateBook:
             state = dataclasses.replace(state, heard_chord=chord, heard_time=time,
                                         changes=changes)
             self._state = self._revise(state, beat // state.beats_per_bar)
+
+    def hear_no_chord(self, time: float, since: float | None = None) -> None:
+        """The ears hear no chord now (a melody, a rest), since `since` if they know. The
+        band keeps its last chord; a bar that is mostly no chord is left out of the form."""
+        with self._lock:
+            if not self._rests or self._rests[-1][1] is not None:
+                self._rests.append((self._began(time, since), None))
+                del self._rests[:-self.settings.changes_kept]
 
     def hear_scores(self, time: float, scores: npt.NDArray[np.float64]) -> None:
         """One chroma frame's score for each chord (`evidence` must be set): a bar's chords
@@ -172,7 +185,7 @@ class StateBook:
         that sounded longest in the part; none if the part was silent until a chord that
         began less than `least_hold` beats before its end (a guitarist coming in early)."""
         timeline = self._beat_timeline(state)
-        if not timeline:
+        if not timeline or self._resting(state, bar):
             return None
         bpb = state.beats_per_bar
         part = parts_of(bpb)
@@ -193,6 +206,18 @@ class StateBook:
                 continue
             changes.append((offset if changes else 0, chord))
         return tuple(changes) or None
+
+    def _resting(self, state: MusicalState, bar: int) -> bool:
+        """Did the ears hear "no chord" for `rest_share` of `bar` or more? (The band keeps
+        the last chord through "no chord", which a flicker in an arpeggio is; a bar of
+        melody or of rest is not a bar of the form.)"""
+        bpb = state.beats_per_bar
+        start, end = bar * bpb, (bar + 1) * bpb
+        resting = 0.0
+        for began, ended in self._rests:
+            stop = math.inf if ended is None else self.beat_at(ended)
+            resting += max(0.0, min(stop, end) - max(self.beat_at(began), start))
+        return resting >= self.settings.rest_share * bpb
 
     def _weighed(self, heard: set[Chord], start: float, end: float) -> Chord | None:
         """Where the ears' decision flipped between chords from song beat `start` to `end`,
