@@ -41,7 +41,10 @@ def mir_key(harte_key: str) -> str:
 def spec_hash(spec: TakeSpec) -> str:
     soundfont = Path(SOUNDFONTS[spec.soundfont])
     size = soundfont.stat().st_size if soundfont.is_file() else 0
-    text = json.dumps([GENERATOR_VERSION, asdict(spec), soundfont.name, size], sort_keys=True)
+    fields = asdict(spec)
+    if not fields["intonation"]:
+        del fields["intonation"]          # takes in tune keep the hash they had before it
+    text = json.dumps([GENERATOR_VERSION, fields, soundfont.name, size], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -27,6 +27,7 @@ class Note:
     pitch: int
     velocity: int
     string: int          # 0..5 (low E first); 6 = melody voice
+    cents: float = 0.0   # off its pitch by this much (`TakeSpec.intonation`)
 
 
 @dataclass
@@ -93,6 +94,8 @@ class Player:
         self.melody: list[tuple[float, int]] = []
         self.spread = self.rng.uniform(*spec.spread_ms) / 1000.0
         self.last_label: str | None = None
+        self._intonation = np.random.default_rng(spec.seed + 7919)   # its own draws
+        self._cents: dict[tuple[int, int], float] = {}
 
     # -- timing and dynamics -----------------------------------------------------------
     def human(self, t: float) -> float:
@@ -118,7 +121,21 @@ class Player:
             self.pluck(s, OPEN_STRINGS[s] + fret, when, self.velocity(base - 3 * i * down))
 
     def pluck(self, string: int, pitch: int, when: float, velocity: int) -> None:
-        self.notes.append(Note(when, float("inf"), pitch, velocity, string))
+        self.notes.append(Note(when, float("inf"), pitch, velocity, string,
+                               self.cents_of(string, pitch)))
+
+    def cents_of(self, string: int, pitch: int) -> float:
+        """How far out of tune this string sounds this note (the same every time)."""
+        sigma = self.spec.intonation
+        if sigma <= 0:
+            return 0.0
+        open_pitch = OPEN_STRINGS[string] if string < len(OPEN_STRINGS) else pitch
+        for key, spread in (((string, -1), sigma / 2), ((string, pitch - open_pitch), sigma)):
+            if key not in self._cents:
+                draw = float(self._intonation.normal(0.0, spread))
+                self._cents[key] = float(np.clip(draw, -3 * spread, 3 * spread))
+        fret = pitch - open_pitch
+        return self._cents[(string, -1)] + (self._cents[(string, fret)] if fret else 0.0)
 
     # -- a bar --------------------------------------------------------------------------
     def play_bar(self, bar: int) -> None:

@@ -15,6 +15,7 @@ from scipy.io import wavfile
 SAMPLE_RATE = 48000
 PEAK_DBFS = -6.0
 TICKS_PER_SECOND = 4000      # tempo 1 s per beat, 4000 ticks per beat: 0.25 ms resolution
+PITCH_BEND_CENTS = 200.0     # fluidsynth's default bend range: ±2 semitones
 MELODY_CHANNEL = 6           # strings on channels 0..5 (each string its own voice), melody on 6
 
 
@@ -46,7 +47,10 @@ def write_midi(notes: list[Note], program: int, path: Path, reverb: bool, end: f
         channel = min(note.string, MELODY_CHANNEL)
         on = max(int(round(note.start * TICKS_PER_SECOND)), 0)
         off = max(int(round(note.end * TICKS_PER_SECOND)), on + 1)
-        events.append((on, 2, mido.Message("note_on", note=note.pitch, velocity=note.velocity,
+        if note.cents:
+            bend = int(np.clip(round(note.cents / PITCH_BEND_CENTS * 8192), -8192, 8191))
+            events.append((on, 2, mido.Message("pitchwheel", pitch=bend, channel=channel)))
+        events.append((on, 3, mido.Message("note_on", note=note.pitch, velocity=note.velocity,
                                            channel=channel)))
         events.append((off, 1, mido.Message("note_off", note=note.pitch, velocity=0,
                                             channel=channel)))

@@ -60,6 +60,8 @@ class TakeSpec:
     tempo_changes: tuple[tuple[int, float], ...] = ()   # (bar index, new bpm)
     key_changes: tuple[tuple[int, str], ...] = ()       # (bar index, new key)
     lead_in: float = 0.8    # seconds of silence before the first bar
+    intonation: float = 0.0  # cents (σ): each string tuned off by half this, each fret's
+                             # note off by this more, as on a real guitar (0: in tune)
 
     @property
     def split(self) -> str:
@@ -317,6 +319,23 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
      TRAVIS_44, {}),
     ("fingerpick", 24, "timgm", "D:min", 76, 4, _bars(("i VI iv V7", 2)), "open", TRAVIS_44,
      {"reverb": True}),
+    # a guitar not quite in tune with itself (added in the fourteenth session): strings
+    # tuned a few cents apart and frets that intonate a little off, as on a real guitar
+    ("strum", 25, "fluidr3", "G:maj", 100, 4, _bars(("I V vi IV", 3)), "open", "D.DU.UDU",
+     {"intonation": 10.0}),
+    ("strum", 29, "timgm", "A:min", 120, 4, _bars(("i VI III VII", 3)), "barre", "D.DUDUDU",
+     {"intonation": 10.0}),
+    ("arpeggio", 24, "fluidr3", "D:min", 76, 4, _bars(("i VI iv V7", 2)), "open", ARPEGGIO_44,
+     {"intonation": 10.0}),
+    ("arpeggio", 24, "timgm", "C:maj", 88, 4, _bars(("I vi IV V", 2)), "open", ARPEGGIO_ROLL_44,
+     {"intonation": 15.0}),
+    ("fingerpick", 24, "fluidr3", "E:min", 92, 4, _bars(("i VI III VII", 2)), "open", TRAVIS_44,
+     {"intonation": 10.0}),
+    ("jazz", 26, "timgm", "F:maj", 132, 4, _bars(("ii7 V7 Imaj7 vi7", 3)), "drop2", "D..D..D.",
+     {"intonation": 10.0}),
+    ("blues", 27, "fluidr3", "E:maj", 112, 4,
+     _bars(("I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "open", "D.DuD.Du",
+     {"intonation": 10.0}),
 ]
 
 
