@@ -99,7 +99,8 @@ def truth_of(spec: TakeSpec, grid: Grid, notes: list[Note], melody: list[tuple[f
         "instrument": PROGRAMS[spec.program], "soundfont": spec.soundfont,
         "soundfont_file": Path(SOUNDFONTS[spec.soundfont]).name,
         "shape": spec.shape, "pattern": spec.pattern, "swing": spec.swing,
-        "ring": spec.ring, "reverb": spec.reverb, "seed": spec.seed, "split": spec.split,
+        "ring": spec.ring, "reverb": spec.reverb, "intonation": spec.intonation,
+        "seed": spec.seed, "split": spec.split,
         "steady": spec.steady, "tempo_steady": not spec.tempo_changes,
         "melody": [[t, p] for t, p in melody], "spec_hash": spec_hash(spec),
     }
