@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from performia.state.form import FormMemory, FormSettings, Voice, best_period, combine
+from performia.state.form import (
+    FormMemory,
+    FormSettings,
+    Voice,
+    best_period,
+    combine,
+    likeness,
+)
 from performia.state.musical_state import BarChords
 from performia.theory import Chord, Key
 
@@ -198,3 +205,15 @@ def test_bars_are_compared_by_their_triads_and_the_usual_one_is_predicted() -> N
     memory.hear_bar(21, ((0, d),))
     last = memory.predict(22)
     assert last is not None and last.changes == ((0, em),)   # 3 E:min against 2 E:min7
+
+
+def test_a_half_bar_misheard_once_still_counts_for_the_form() -> None:
+    """The first pass's G bar was heard as G then B minor (a half bar misheard): the second
+    pass still finds the four-bar form and plays its next bar with confidence."""
+    memory = FormMemory(Key.parse("C:maj"))
+    heard(memory, ["C", "G B:min", "A:min", "F", "C", "G"])
+    prediction = memory.predict(6)
+    assert prediction is not None and prediction.chord == Chord.parse("A:min")
+    assert prediction.confidence >= CONFIDENT
+    assert likeness(bar("G", "B:min"), bar("G")) == 0.5
+    assert likeness(bar("G"), bar("G")) == 1.0 and likeness(bar("C"), bar("G")) == 0.0

@@ -27,6 +27,7 @@ from performia.theory import Chord, Key
 
 PERIODS = (2, 4, 8, 12, 16, 32)
 TRIADS = {"7": "maj", "maj7": "maj", "min7": "min"}
+HALF_LIKE = 0.5               # see `likeness`
 MAJOR_THIRD_DOWN = 3          # a minor key's relative major is 3 semitones up
 
 # (semitones above the major tonic, quality) for each bar of a form everybody knows
@@ -216,8 +217,16 @@ def period_strength(sequence: Sequence[BarChords], length: int, recency: float) 
     for i in range(first, n):
         weight = recency ** (n - 1 - i)
         total += weight
-        agree += weight if sequence[i] == sequence[i - length] else 0.0
+        agree += weight * likeness(sequence[i], sequence[i - length])
     return (agree / total) ** 2 * (1.0 - 0.5 ** pairs)
+
+
+def likeness(bar: BarChords, other: BarChords) -> float:
+    """1 for the same bar; `HALF_LIKE` for two bars on the same chord on the one that differ
+    later in the bar (a half bar misheard, a passing chord); else 0."""
+    if bar == other:
+        return 1.0
+    return HALF_LIKE if bar[0][1] == other[0][1] else 0.0
 
 
 def period_voice(sequence: Sequence[BarChords], period: Period | None,
