@@ -7,6 +7,8 @@ import dataclasses
 import random
 import threading
 
+import numpy as np
+
 from performia.band.agent import BandMemory, Step
 from performia.band.bass import BassAgent
 from performia.band.harmony import HarmonyAgent
@@ -16,6 +18,7 @@ from performia.events.note import NoteKind
 from performia.state.book import StateBook, part_chord
 from performia.state.context import HarmonicContext, Listening
 from performia.state.decision import ChordDecision, decide
+from performia.state.evidence import ChordEvidence
 from performia.state.musical_state import MusicalState
 from performia.theory import Chord, Key
 from performia.timing.tempo import TempoMap
@@ -314,3 +317,39 @@ def test_a_flicker_of_no_chord_keeps_the_bar() -> None:
     book.hear_chord(AM, TEMPO.time_at(8) + 0.62)
     state = book.start_bar(3, TEMPO.time_at(12))
     assert [b.chord for b in state.bars] == [C, G, AM]
+
+
+def heard_with_frames(no_chord_by: float) -> list[tuple[int, Chord]]:
+    """POP with the ears' frames (every 0.1 s, each chord 1 better than the rest), then two
+    bars heard as no chord whose frames favour "no chord" over the F kept by `no_chord_by`
+    (log-likelihood a frame), then C: the form's bars as the book committed them."""
+    book = make_book()
+    vocabulary: list[Chord | None] = [C, G, AM, F, None]
+    book.evidence = ChordEvidence(vocabulary)
+
+    def frames(favoured: Chord | None, margin: float, start: float, end: float) -> None:
+        for time in np.arange(start, end, 0.1):
+            scores = np.zeros(len(vocabulary))
+            scores[vocabulary.index(favoured)] = margin
+            book.hear_scores(float(time), scores)
+
+    for index, chord in enumerate(POP):
+        book.start_bar(index, TEMPO.time_at(index * 4))
+        book.hear_chord(chord, TEMPO.time_at(index * 4) + 0.3)
+        frames(chord, 1.0, TEMPO.time_at(index * 4), TEMPO.time_at(index * 4 + 4))
+    book.start_bar(4, TEMPO.time_at(16))
+    book.hear_no_chord(TEMPO.time_at(16) + 0.3)
+    frames(None, no_chord_by, TEMPO.time_at(16), TEMPO.time_at(24))
+    book.start_bar(5, TEMPO.time_at(20))
+    book.start_bar(6, TEMPO.time_at(24))
+    book.hear_chord(C, TEMPO.time_at(24) + 0.3)
+    frames(C, 1.0, TEMPO.time_at(24), TEMPO.time_at(28))
+    state = book.start_bar(7, TEMPO.time_at(28))
+    return [(b.bar, b.chord) for b in state.bars]
+
+
+def test_an_arpeggio_heard_as_no_chord_keeps_its_bar_a_melody_does_not() -> None:
+    """Single notes that the frames find about as much a chord as not (an arpeggio: "no
+    chord" better by 0.2 a frame) keep the chord the band kept; a melody (1.5) is left out."""
+    assert heard_with_frames(0.2) == [(0, C), (1, G), (2, AM), (3, F), (4, F), (5, F), (6, C)]
+    assert heard_with_frames(1.5) == [(0, C), (1, G), (2, AM), (3, F), (6, C)]

@@ -51,7 +51,10 @@ class BookSettings:
     bars_kept: int = 128            # bars heard kept in the state
     least_hold: float = 0.5         # beats a chord must hold at the end of a part of a bar
     rest_share: float = 0.75        # a bar the ears heard "no chord" in for this share of it
-                                    # (a melody, a rest) is not a bar of the form
+                                    # (a melody, a rest) is not a bar of the form ...
+    rest_margin: float = 0.6        # ... when its frames say "no chord" this much better than
+                                    # any chord (log-likelihood a frame; dev: rests ~17, melody
+                                    # bars 1.1-1.8, an arpeggio heard as no chord 0.2)
     form: FormSettings = field(default_factory=FormSettings)
     doubt: DoubtSettings = field(default_factory=DoubtSettings)
 
@@ -208,16 +211,22 @@ class StateBook:
         return tuple(changes) or None
 
     def _resting(self, state: MusicalState, bar: int) -> bool:
-        """Did the ears hear "no chord" for `rest_share` of `bar` or more? (The band keeps
-        the last chord through "no chord", which a flicker in an arpeggio is; a bar of
-        melody or of rest is not a bar of the form.)"""
+        """Did the ears hear "no chord" for `rest_share` of `bar` or more, and do its frames
+        (when the ears hand them over) say so clearly (`rest_margin`)? The band keeps the
+        last chord through "no chord", which a flicker in an arpeggio is, or an arpeggio's
+        single notes heard as no chord for a bar; a bar of melody or of rest is not a bar
+        of the form."""
         bpb = state.beats_per_bar
         start, end = bar * bpb, (bar + 1) * bpb
         resting = 0.0
         for began, ended in self._rests:
             stop = math.inf if ended is None else self.beat_at(ended)
             resting += max(0.0, min(stop, end) - max(self.beat_at(began), start))
-        return resting >= self.settings.rest_share * bpb
+        if resting < self.settings.rest_share * bpb:
+            return False
+        margin = None if self.evidence is None else self.evidence.none_margin(
+            self.beat_at, float(start), float(end))
+        return margin is None or margin >= self.settings.rest_margin
 
     def _weighed(self, heard: set[Chord], start: float, end: float) -> Chord | None:
         """Where the ears' decision flipped between chords from song beat `start` to `end`,

@@ -75,6 +75,28 @@ class ChordEvidence:
                              -np.inf)
         return self.vocabulary[int(np.argmax(total))]
 
+    def none_margin(self, beat_at: Callable[[float], float], start: float,
+                    end: float) -> float | None:
+        """How much better "no chord" explains the frames from song beat `start` to `end`
+        than the best chord (mean log-likelihood per frame); None when fewer than
+        LEAST_FRAMES were heard there or "no chord" is not in the vocabulary."""
+        if None not in self.vocabulary:
+            return None
+        total: npt.NDArray[np.float64] | None = None
+        count = 0
+        for time, scores in reversed(self._frames):
+            beat = beat_at(time)
+            if beat < start:
+                break
+            if beat < end:
+                total = scores.copy() if total is None else total + scores
+                count += 1
+        if total is None or count < LEAST_FRAMES:
+            return None
+        none = self.vocabulary.index(None)
+        chords = np.delete(total, none)
+        return float(total[none] - chords.max()) / count
+
     def totals(self, beat_at: Callable[[float], float], spans: Sequence[Span]) -> Totals:
         """For each chord of `spans` (song beats [start, end) where a bar heard held it), the
         sum of the scores of the frames heard in them and how many (newest frames first,
