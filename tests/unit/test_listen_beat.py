@@ -474,3 +474,25 @@ def test_a_steady_swung_comp_is_not_heard_as_a_change_of_tempo(swung_gain: float
         assert tracker.tempo_changed is not None
     else:
         assert tracker.tempo_changed is None
+
+
+@pytest.mark.parametrize("sounding", [True, False])
+def test_strums_weaker_than_the_first_still_keep_the_beat(sounding: bool) -> None:
+    """An overdriven guitar: its first strum from silence is ten times the strength of every
+    strum after it (all below `attack`). The guitar sounds all along, so the tracker keeps
+    listening and finds the beat; told nothing of the sound, it takes the weak strums for
+    silence and reports nothing after the first."""
+    tracker = BeatTracker()
+    frame = ONSET_BANDS.hop / RATE
+    beats = np.arange(0.5, 12.0, 0.5)                    # 120 BPM
+    strums = {int(round(b / frame)) for b in beats}
+    for i in range(int(12.0 / frame)):
+        strength = (1.0 if i == min(strums) else 0.06) if i in strums else 0.0
+        tracker.update(i * frame, strength, sounding=sounding and i >= min(strums))
+    heard = [b for b in tracker.beats if b > 6.0]
+    if sounding:                                         # on the strums, at 120 or 60
+        assert len(heard) >= 5
+        assert all(abs((b - 0.5) / 0.5 - round((b - 0.5) / 0.5)) < 0.06 for b in heard)
+        assert min(abs(tracker.state.bpm - 120.0), abs(tracker.state.bpm - 60.0)) < 2.0
+    else:
+        assert heard == []

@@ -56,7 +56,9 @@ lowest bins), and returns a `BeatState`. Inside:
   moves the clock by little. A beat is reported when the clock passes it: `.beats` never
   changes the past.
 * **Confidence** 0..1: how periodic the strength is at the beat period (normalised
-  autocorrelation), 0 after `silence` s without attacks.
+  autocorrelation), 0 after `silence` s without attacks while the guitar does not sound
+  either (`update`'s `sounding`: an overdriven guitar's strums can all look weak next to its
+  first one from silence, for as long as the attack level takes to fall).
 * **Downbeat.** Each beat of the bar (`beats_per_bar`) collects votes: its accent (the
   strongest attack within a quarter beat of it, against the bar's mean), the chord changes
   that fall on it (`note_chord_change`), and, kept as one fresh change's worth
@@ -120,6 +122,9 @@ class BeatSettings:
     start_after: float = 2.0          # s of attacks before the first beat is reported
     silence: float = 2.5              # s without attacks: confidence 0, no beats reported
     attack: float = 0.1               # strength that counts as an attack
+    sound_plays: bool = True          # a frame the guitar sounds in counts as playing too
+                                      # (`sounding`: its strums may all look weak next to a
+                                      # first one from silence, on an overdriven guitar)
     accent_share: float = 0.15        # how fast the downbeat votes follow (per bar)
     chord_weight: float = 2.5         # votes of a chord change against accents
     phase_tolerance: float = 0.045     # s, the phase comb's teeth fade over ± this
@@ -282,14 +287,15 @@ class BeatTracker:
 
     # ------------------------------------------------------------------ per frame
 
-    def update(self, time: float, strength: float, bass: float | None = None) -> BeatState:
+    def update(self, time: float, strength: float, bass: float | None = None,
+               sounding: bool = False) -> BeatState:
         """One frame's onset strength (and bass-band strength, `OnsetDetector.bass_strength`;
         None: the strength stands for it); the state after it."""
         s = self.settings
         self._strength[self._count % self._size] = strength
         self._bass[self._count % self._size] = strength if bass is None else bass
         self._count += 1
-        if strength >= s.attack:
+        if strength >= s.attack or (sounding and s.sound_plays):
             self._last_attack = time
             if self._first_attack is None:
                 self._first_attack = time

@@ -122,6 +122,11 @@ class OnsetDetector:
         self.bass_strength = 0.0
 
     @property
+    def sounding(self) -> bool:
+        """The last frame was louder than `level_gate` × the noise floor: the guitar sounds."""
+        return self._mean > self.settings.level_gate * self._floor
+
+    @property
     def noise_floor(self) -> float:
         """The tracked mean magnitude of the hiss (bins 1..128 of the /bands FFT)."""
         return self._floor

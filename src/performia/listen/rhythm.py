@@ -61,7 +61,8 @@ class Rhythm:
         began = self.changes.confirmed(time)
         if began is not None:
             self.tracker.note_chord_change(began)
-        self.state = state = self.tracker.update(time, strength, self.onsets.bass_strength)
+        self.state = state = self.tracker.update(time, strength, self.onsets.bass_strength,
+                                                 self.onsets.sounding)
         events: list[dict[str, Any]] = []
         if onset is not None:
             self.tracker.note_onset(onset.time, onset.rise)
