@@ -26,11 +26,13 @@ KIT = {0, 1, 2, 3}                     # kick, snare, hat, openhat (events/note.
 
 
 class Guitarist:
-    """A steady guitarist: beats at `first + k·60/bpm`, from `bpm2` after `change` s."""
+    """A steady guitarist: beats at `first + k·60/bpm`, from `bpm2` after `change` s; their
+    downbeats on the first beat and every fourth after it, or on the beat at `one`."""
 
     def __init__(self, bpm: float, first: float = 0.37, change: float = math.inf,
-                 bpm2: float | None = None) -> None:
+                 bpm2: float | None = None, one: float | None = None) -> None:
         self.bpm, self.first, self.change, self.bpm2 = bpm, first, change, bpm2 or bpm
+        self.one = first if one is None else one
 
     def beats(self, until: float) -> list[float]:
         times, t = [], self.first
@@ -39,6 +41,10 @@ class Guitarist:
             t += 60.0 / (self.bpm if t < self.change else self.bpm2)
         return times
 
+    def beat_in_bar(self, passed: list[float]) -> int:
+        ones = [k for k, t in enumerate(passed) if abs(t - self.one) < 1e-9]
+        return (len(passed) - 1 - (ones[0] if ones else 0)) % 4
+
     def state(self, now: float) -> GuitarBeat | None:
         passed = self.beats(now)
         if len(passed) < 4:
@@ -46,7 +52,7 @@ class Guitarist:
         period = 60.0 / (self.bpm if passed[-1] < self.change else self.bpm2)
         return GuitarBeat(time=now, period=period, next_beat=passed[-1] + period,
                           confidence=0.8, last_beat=passed[-1],
-                          beat_in_bar=(len(passed) - 1) % 4, beats=len(passed),
+                          beat_in_bar=self.beat_in_bar(passed), beats=len(passed),
                           downbeat_confidence=0.5)
 
 
@@ -167,7 +173,7 @@ def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
     """The band came in on the guitarist's beat 3 (beats right, bar lines wrong): the
     chord changes keep falling on the band's beat 2, so it drops two beats once and plays
     on the guitarist's one from there; the time grid does not move (no kick doubled)."""
-    guitarist = Guitarist(120.0, first=0.0)
+    guitarist = Guitarist(120.0, first=0.0, one=1.0)
     band = Band(FollowSettings(come_in="now", offset=0.0), key="G:maj",
                 progression=("G:maj",), following=True)
     clock, harmony, book, tapes, events, beats = (band.clock, band.harmony, band.book,
@@ -203,6 +209,31 @@ def test_a_band_half_a_bar_off_turns_around_onto_the_guitarists_one() -> None:
         on = {n.pitch % 12 for n in tapes["harmony"].notes if abs(n.time - down) < 0.02}
         assert on and on <= set(form[k % 4].pitch_classes), (down, on, form[k % 4])
 
+
+
+def test_no_turn_around_while_the_guitarists_own_downbeat_is_the_bands() -> None:
+    """The same changes on the band's beat 2 (a chord dated a beat late, or a guitarist who
+    changes on the three), but the beat tracker hears the guitarist's downbeat on the
+    band's bar lines: the band does not drop beats."""
+    guitarist = Guitarist(120.0, first=0.0)                 # their one on the band's
+    band = Band(FollowSettings(come_in="now", offset=0.0), key="G:maj",
+                progression=("G:maj",), following=True)
+    form = [Chord.parse(x) for x in ("G", "D", "E:min", "C")]
+    changes = [1.0 + 2.0 * k for k in range(16)]
+    t = 0.0
+    while t < 30.0:
+        t += 0.02
+        for k, change in enumerate(changes):
+            if change + 0.3 <= t < change + 0.32:
+                band.book.hear_chord(form[k % 4], change + 0.3, since=change)
+                band.harmony.heard_chord = form[k % 4]
+        band.clock.advance_to(t)
+        state = guitarist.state(t)
+        if state is not None:
+            band.book.hear_beat(state)
+    assert [e for e in band.events if e["kind"] == "turn_around"] == []
+    ones = [t for b, t in band.beats if round(b) % 4 == 0 and t > 4.0]
+    assert ones and all(abs(o / 2.0 - round(o / 2.0)) < 1e-6 for o in ones)
 
 class RestingGuitarist(Guitarist):
     """A steady guitarist who stops playing at `rest` s: the tracker loses them (confidence 0,

@@ -128,10 +128,22 @@ class TempoFollower:
         bpb = tempo.beats_per_bar
         place = turned_around([tempo.beat_at(t) for t in self.changes()], beat, bpb,
                               self.bar_phase)
-        if place is None or round(beat) % bpb != place:
+        if place is None or round(beat) % bpb != place or self._downbeats_agree(beat):
             return 0
         self.last_turn = beat + bpb - place
         return bpb - place
+
+    def _downbeats_agree(self, beat: float) -> bool:
+        """The guitarist's downbeat, as the beat tracker hears it, falls on the band's next
+        bar line (within a quarter beat): the band's bars are where they were, whatever the
+        changes say (a change or two dated a beat off)."""
+        guitar = self.beat()
+        if guitar is None or not guitar.locked:
+            return False
+        tempo = self.clock.tempo
+        bar_line = tempo.time_at(tempo.next_bar(beat + EPSILON))
+        theirs = guitar.next_downbeat(bar_line - 0.5 * guitar.period, tempo.beats_per_bar)
+        return theirs is not None and abs(theirs - bar_line) < 0.25 * guitar.period
 
     def _turn_gap(self) -> float:
         return float(self.bar_phase.bars * self.clock.tempo.beats_per_bar)

@@ -137,6 +137,9 @@ class BeatSettings:
     change_bars: tuple[float, ...] = (1.0, 0.8, 0.5, 0.5, 0.3)   # an interval of 1, 2, 3, 4
                                       # bars; half a bar (its last value)
     change_floor: float = 0.1         # an interval that fits no bar line
+    change_prior: float = 2.0         # intervals, fitting every tempo, added to those heard:
+                                      # two or three changes, one of them dated wrong, must
+                                      # not overrule the onsets
     change_phase: float = 0.6         # weight of the changes in the phase fit ...
     changes_full: int = 4             # ... after a tempo change, in full once this many
                                       # changes are heard at the new tempo (one change dated
@@ -510,8 +513,10 @@ class BeatTracker:
         weights = np.asarray(s.change_bars)
         expected = bars[:, None, None] * multiples[None, None, :]
         miss = (intervals[None, :, None] - expected) / s.change_spread
-        fit = (np.exp(-0.5 * miss ** 2) * weights).max(axis=2)
-        return np.asarray(np.maximum(fit, s.change_floor).mean(axis=1), dtype=np.float64)
+        fit = np.maximum((np.exp(-0.5 * miss ** 2) * weights).max(axis=2), s.change_floor)
+        prior = s.change_prior       # intervals that fit every candidate: a few changes heard
+        return np.asarray((fit.sum(axis=1) + prior) / (intervals.size + prior),
+                          dtype=np.float64)
 
     def _change_fit(self, lag: float, time: float, size: int) -> FloatArray:
         """Share of the recent chord changes on a beat of a comb `lag` frames apart ending
