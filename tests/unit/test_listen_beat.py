@@ -262,6 +262,8 @@ def test_settings_are_checked() -> None:
         BeatSettings(latency=0.1)
     with pytest.raises(ValueError, match="swing_least"):
         BeatSettings(swing_least=20)
+    with pytest.raises(ValueError, match="change_prior"):
+        BeatSettings(change_prior=-1.0)
 
 
 def track_with_bass(samples: Audio, tracker: BeatTracker) -> BeatTracker:
@@ -496,3 +498,21 @@ def test_strums_weaker_than_the_first_still_keep_the_beat(sounding: bool) -> Non
         assert min(abs(tracker.state.bpm - 120.0), abs(tracker.state.bpm - 60.0)) < 2.0
     else:
         assert heard == []
+
+
+@pytest.mark.parametrize("prior", [2.0, 0.0])
+def test_three_chord_changes_one_dated_late_do_not_overrule_the_onsets(prior: float) -> None:
+    """Plucks at 100 BPM; chords change on the first three bar lines, the second dated half
+    a second late (a change the ears heard late). Two intervals, 2.9 and 1.9 s, fit the bars
+    of 133 BPM better than those of 100: with the prior of two intervals that fit every
+    tempo (`change_prior`) the tracker keeps the onsets' 100; without it, it goes to 133."""
+    beats = beat_times([(0.0, 100.0)], 14.0)
+    bar = 2.4
+    changes = [0.5, 0.5 + bar + 0.5, 0.5 + 2 * bar]
+    tracker = BeatTracker(BeatSettings(change_prior=prior))
+    _, states = track(train(beats, 14.0, eighths=True), tracker, chord_changes=changes)
+    late = [s.bpm for s in states[-200:]]
+    if prior:
+        assert all(abs(bpm - 100.0) < 2.0 for bpm in late)
+    else:
+        assert any(abs(bpm - 133.3) < 3.0 for bpm in late)

@@ -191,6 +191,8 @@ class BeatSettings:
         if not 2 <= self.swing_least <= self.swing_onsets or self.swing_share <= 0:
             raise ValueError("BeatSettings: need 2 ≤ swing_least ≤ swing_onsets and "
                              "swing_share > 0")
+        if self.change_prior < 0:
+            raise ValueError(f"BeatSettings.change_prior must be ≥ 0, got {self.change_prior}")
         if len(self.change_bars) != len(CHANGE_BARS):
             raise ValueError(f"BeatSettings.change_bars needs a weight for each of "
                              f"{CHANGE_BARS} bars, got {self.change_bars}")
