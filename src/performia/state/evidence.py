@@ -59,6 +59,32 @@ class ChordEvidence:
               among: Callable[[Chord], bool] | None = None) -> Chord | None:
         """The chord (of those `among` accepts) whose frames from song beat `start` to `end`
         sum highest; None when fewer than LEAST_FRAMES were heard there, or "no chord" wins."""
+        summed = self._summed(beat_at, start, end)
+        if summed is None:
+            return None
+        total, _ = summed
+        if among is not None:
+            total = np.where([c is not None and among(c) for c in self.vocabulary], total,
+                             -np.inf)
+        return self.vocabulary[int(np.argmax(total))]
+
+    def none_margin(self, beat_at: Callable[[float], float], start: float,
+                    end: float) -> float | None:
+        """How much better "no chord" explains the frames from song beat `start` to `end`
+        than the best chord (mean log-likelihood per frame); None when fewer than
+        LEAST_FRAMES were heard there or "no chord" is not in the vocabulary."""
+        summed = self._summed(beat_at, start, end)
+        if None not in self.vocabulary or summed is None:
+            return None
+        total, count = summed
+        none = self.vocabulary.index(None)
+        chords = np.delete(total, none)
+        return float(total[none] - chords.max()) / count
+
+    def _summed(self, beat_at: Callable[[float], float], start: float,
+                end: float) -> tuple[npt.NDArray[np.float64], int] | None:
+        """(the sum of the scores of the frames from song beat `start` to `end`, how many);
+        None when fewer than LEAST_FRAMES were heard there."""
         total: npt.NDArray[np.float64] | None = None
         count = 0
         for time, scores in reversed(self._frames):       # newest first: stop before start
@@ -70,32 +96,7 @@ class ChordEvidence:
                 count += 1
         if total is None or count < LEAST_FRAMES:
             return None
-        if among is not None:
-            total = np.where([c is not None and among(c) for c in self.vocabulary], total,
-                             -np.inf)
-        return self.vocabulary[int(np.argmax(total))]
-
-    def none_margin(self, beat_at: Callable[[float], float], start: float,
-                    end: float) -> float | None:
-        """How much better "no chord" explains the frames from song beat `start` to `end`
-        than the best chord (mean log-likelihood per frame); None when fewer than
-        LEAST_FRAMES were heard there or "no chord" is not in the vocabulary."""
-        if None not in self.vocabulary:
-            return None
-        total: npt.NDArray[np.float64] | None = None
-        count = 0
-        for time, scores in reversed(self._frames):
-            beat = beat_at(time)
-            if beat < start:
-                break
-            if beat < end:
-                total = scores.copy() if total is None else total + scores
-                count += 1
-        if total is None or count < LEAST_FRAMES:
-            return None
-        none = self.vocabulary.index(None)
-        chords = np.delete(total, none)
-        return float(total[none] - chords.max()) / count
+        return total, count
 
     def totals(self, beat_at: Callable[[float], float], spans: Sequence[Span]) -> Totals:
         """For each chord of `spans` (song beats [start, end) where a bar heard held it), the
