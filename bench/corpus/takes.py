@@ -336,6 +336,15 @@ _TUNING: list[tuple[str, int, str, str, float, int, tuple[str, ...], str, str,
     ("blues", 27, "fluidr3", "E:maj", 112, 4,
      _bars(("I7 IV7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7", 1)), "open", "D.DuD.Du",
      {"intonation": 10.0}),
+    # fast jazz comping (added in the fifteenth session: the tuning set's fastest comps were
+    # at 152 and 164 BPM, one of them syncopated; a band not told the tempo can take a comp
+    # at 160+ for one at half its tempo)
+    ("jazz", 26, "fluidr3", "Bb:maj", 172, 4, _bars(("ii7 V7 Imaj7 vi7", 3)), "drop2",
+     "D..D..D.", {}),
+    ("jazz", 26, "timgm", "C:maj", 160, 4, _bars(("Imaj7 vi7 ii7 V7", 3)), "shell", "D.D.D.D.",
+     {}),
+    ("jazz", 27, "fluidr3", "A:maj", 184, 4, _bars(("ii7 V7 Imaj7 Imaj7", 3)), "drop2",
+     "D..D.D..", {}),
 ]
 
 

@@ -78,6 +78,9 @@ class OnsetSettings:
     time_offset: float = 1.5        # frames: attack time = peak frame time − this × hop
     rise_share: float = 0.15        # an onset's rise: the frames before its peak above this
     rise_frames: int = 4            # ... share of the peak, in a row, at most this many
+    flux_lag: int = 2               # frames: a bin's rise for the strength is over the
+                                    # largest of its last this many frames (SuperFlux); the
+                                    # gate still reads the rise over the last frame alone
 
     def __post_init__(self) -> None:
         if self.headroom <= 0 or self.min_floor <= 0 or self.min_level <= 0:
@@ -108,6 +111,9 @@ class OnsetDetector:
         self._flux_floor = 0.0
         self._level = s.min_level
         self._previous: FloatArray | None = None      # max-filtered compressed last frame
+        self._earlier: deque[FloatArray] = deque(maxlen=max(s.flux_lag - 1, 1))
+        self._gate_flux = 0.0                          # the one-frame rise (for the gate)
+        self._gate_floor = 0.0
         self._recent: deque[float] = deque(maxlen=s.mean_frames + 1)
         self._candidate: tuple[float, float] | None = None   # (time, strength) of frame n−1
         tilt = np.arange(1, ONSET_BANDS.bins + 1, dtype=np.float64) ** -s.tilt
@@ -155,7 +161,15 @@ class OnsetDetector:
             return 0.0
         rise = np.maximum(compressed - previous, 0.0)
         self._bass_flux = float(np.dot(rise, self._bass_weights))
-        return float(np.dot(rise, self._weights))
+        flux = float(np.dot(rise, self._weights))
+        if s.flux_lag > 1:
+            self._gate_flux = flux
+            before = previous
+            for frame in self._earlier:
+                before = np.maximum(before, frame)
+            self._earlier.append(previous)
+            flux = float(np.dot(np.maximum(compressed - before, 0.0), self._weights))
+        return flux
 
     def _track_floor(self, mean: float) -> None:
         """Minimum statistics: the floor is the lowest smoothed frame level of the last
@@ -176,14 +190,18 @@ class OnsetDetector:
 
     def _strength(self, flux: float) -> float:
         s = self.settings
-        if flux < self._flux_floor or self._flux_floor == 0.0:
-            self._flux_floor = flux if self._flux_floor == 0.0 else (
-                self._flux_floor + 0.2 * (flux - self._flux_floor))
-        else:
-            self._flux_floor *= self._flux_rise
+        self._flux_floor = self._follow_floor(self._flux_floor, flux)
+        if s.flux_lag > 1:
+            self._gate_floor = self._follow_floor(self._gate_floor, self._gate_flux)
         excess = max(flux - self._flux_floor, 0.0)
         self._level = max(self._level * self._level_fall, excess, s.min_level)
         return excess / self._level
+
+    def _follow_floor(self, floor: float, flux: float) -> float:
+        """A tracked minimum: down most of the way at once, up slowly (`flux_floor_rise`)."""
+        if flux < floor or floor == 0.0:
+            return flux if floor == 0.0 else floor + 0.2 * (flux - floor)
+        return floor * self._flux_rise
 
     def _pick(self, time: float, strength: float, flux: float) -> Onset | None:
         s = self.settings
@@ -196,7 +214,8 @@ class OnsetDetector:
             window = past[-s.peak_frames:]
             mean = sum(past[-s.mean_frames:]) / min(len(past), s.mean_frames)
             if (peak >= max(window) and peak >= mean + s.delta
-                    and self._candidate_flux > s.gate * self._flux_floor
+                    and self._candidate_flux > s.gate * (
+                        self._gate_floor if s.flux_lag > 1 else self._flux_floor)
                     and self._candidate_mean > s.level_gate * self._floor
                     and peak_time - self._last_onset >= s.min_gap):
                 onset = Onset(peak_time - s.time_offset * self.frame_seconds, time, peak,
@@ -204,7 +223,7 @@ class OnsetDetector:
                 self._last_onset = peak_time
         recent.append(strength)
         self._candidate = (time, strength)
-        self._candidate_flux = flux
+        self._candidate_flux = self._gate_flux if s.flux_lag > 1 else flux
         self._candidate_mean = self._mean
         return onset
 
