@@ -111,8 +111,8 @@ class BeatSettings:
     relock_analyses: int = 12         # ... for this many analyses in a row moves the clock there
     latency: float = 0.015            # s from an attack to the peak of its strength, for an
                                       # attack of the typical rise (below)
-    rise_latency: float = 0.0275      # s more per frame of the guitar's rise above the typical
-    typical_rise: float = 0.55        # frames (`Onset.rise`, the mean of the dev + tuning takes)
+    rise_latency: float = 0.0217      # s more per frame of the guitar's rise above the typical
+    typical_rise: float = 0.63        # frames (`Onset.rise`, the mean of the dev takes)
     rise_onsets: int = 32             # onsets the guitar's rise is the mean of
     rise_prior: int = 4               # ... counting the typical rise as this many onsets
     latency_range: tuple[float, float] = (0.0, 0.05)   # s, the latency stays in
@@ -340,9 +340,8 @@ class BeatTracker:
 
     def _attack_latency(self) -> float:
         """The latency for this guitar's attacks: a slow attack (an overdriven sample, a
-        soft pluck) peaks later after the note began than a bright pick's (on the dev and
-        tuning takes a frame of rise is 27.5 ms of lateness; correlation 0.74 over 74
-        takes)."""
+        soft pluck) peaks later after the note began than a bright pick's (on the dev takes
+        a frame of rise is 22 ms of lateness; correlation 0.61 over 47 takes)."""
         s = self.settings
         rise = (s.typical_rise * s.rise_prior + sum(self._rises)) / (s.rise_prior
                                                                     + len(self._rises))

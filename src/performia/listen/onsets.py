@@ -78,15 +78,18 @@ class OnsetSettings:
     time_offset: float = 1.5        # frames: attack time = peak frame time − this × hop
     rise_share: float = 0.15        # an onset's rise: the frames before its peak above this
     rise_frames: int = 4            # ... share of the peak, in a row, at most this many
-    flux_lag: int = 2               # frames: a bin's rise for the strength is over the
-                                    # largest of its last this many frames (SuperFlux); the
-                                    # gate still reads the rise over the last frame alone
+    flux_lag: int = 1               # frames: a bin's rise for the strength is over the
+                                    # largest of its last this many frames (SuperFlux); with
+                                    # 2, the gate still reads the rise over the last frame
+                                    # alone, and the beat tracker's attack latency wants
+                                    # `typical_rise` 0.55, `rise_latency` 0.0275 (measured;
+                                    # not kept: docs/LISTENING.md, fifteenth session)
 
     def __post_init__(self) -> None:
         if self.headroom <= 0 or self.min_floor <= 0 or self.min_level <= 0:
             raise ValueError("OnsetSettings: headroom, min_floor and min_level must be > 0")
-        if self.peak_frames < 1 or self.mean_frames < 1:
-            raise ValueError("OnsetSettings: peak_frames and mean_frames must be ≥ 1")
+        if self.peak_frames < 1 or self.mean_frames < 1 or self.flux_lag < 1:
+            raise ValueError("OnsetSettings: peak_frames, mean_frames and flux_lag must be ≥ 1")
         if self.floor_seconds <= 0 or self.floor_blocks < 1:
             raise ValueError("OnsetSettings: floor_seconds and floor_blocks must be > 0")
 
