@@ -46,8 +46,8 @@ class ChordSettings:
                                     # look like no chord: the first chord must not wait ~0.5 s
                                     # to overturn them) ...
     rested: int = 12                # ... after at least this many frames of silence (~1 s)
-    bass_root: float = 0.25         # score × the bass chroma's share on the root
-    bass_tone: float = 0.10         # score × its share on any chord tone
+    bass_root: float = 0.20         # score × the bass chroma's share on the root
+    bass_tone: float = 0.15         # score × its share on any chord tone
     seventh_cost: float = 0.0       # plain triads preferred when the evidence is even
     major_seventh_cost: float = 0.07  # more for maj7: the major third's fifth (its 3rd
                                      # harmonic) is the major seventh
