@@ -256,12 +256,20 @@ class TempoFollower:
             change = gain * (theirs - s.catch_up_phase * error - period)
             most = lead = max(s.max_lead, s.catch_up)
         else:
-            change = gain * (s.period_gain * (theirs - period) - s.phase_gain * error)
+            change = gain * (s.period_gain * (theirs - period) - self._phase_gain(error) * error)
             most, lead = s.max_change, s.max_lead
         change = max(-most * period, min(most * period, change))
         # catching up a beat is done by a few percent, never by running away from their tempo
         wanted = min(max(period + change, theirs * (1.0 - lead)), theirs * (1.0 + lead))
         self._set_period(wanted, period, beat, tempo)
+
+    def _phase_gain(self, error: float) -> float:
+        """The share of the phase `error` closed this beat: `phase_gain` for the few ms a
+        strum lands off the tracker's beat (chasing those makes the band wander),
+        `far_phase_gain` from `phase_far` on (the band is off), linear between."""
+        s = self.settings
+        reach = (abs(error) - s.phase_near) / max(s.phase_far - s.phase_near, 1e-9)
+        return s.phase_gain + (s.far_phase_gain - s.phase_gain) * min(max(reach, 0.0), 1.0)
 
     def _lost(self, beat: float, tempo: TempoMap, guitar: GuitarBeat) -> None:
         """The band plays at a tempo the guitarist is not playing: it stops here and listens

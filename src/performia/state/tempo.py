@@ -63,7 +63,11 @@ class FollowSettings:
     latest_bars: float = 4.0         # in on a downbeat at most this many bars after the
                                      # guitarist's first note, once the beat is found
     latest_confidence: float = 0.3   # ... heard with at least this confidence (dev)
-    phase_gain: float = 0.5          # share of the phase error corrected per beat
+    phase_gain: float = 0.1          # share of the phase error corrected per beat ...
+    far_phase_gain: float = 0.5      # ... and this share of a far one (beyond `phase_far`;
+    phase_near: float = 0.04         # s: between this and `phase_far` the share grows from
+    phase_far: float = 0.08          # `phase_gain`): a strum's jitter is not chased, a
+                                     # band left behind is brought back
     period_gain: float = 0.5         # share of the tempo difference taken per beat
     max_change: float = 0.05         # at most this share of the period per beat
     min_confidence: float = 0.15     # the tracker's confidence needed to follow it
