@@ -7,11 +7,13 @@ beats after it come at the new tempo, so nothing is doubled or missed and the dr
 their exact samples between re-anchors. At each beat the band aims its next beat at the
 guitarist's:
 
-    period' = period + follow·(period_gain·(guitar period − period) − phase_gain·error)
+    period' = period + follow·(period_gain·(guitar period − period) − g·error)
 
 where `error` is how late this beat of the band is against the nearest beat of the
 guitarist (the tracker's beat clock, itself a phase-locked loop, so one pushed strum moves
-it little), clamped to `max_change` of the period per beat, and the new period to within
+it little) and g is `phase_gain` (0.1) for an error up to `phase_near`, growing to
+`far_phase_gain` (0.5) at `phase_far`: a strum's few ms are not chased (at 0.5 for every
+error the loop rang, ±10–20 ms over ~8 beats), a band left behind is brought back; clamped to `max_change` of the period per beat, and the new period to within
 `max_lead` of the guitarist's (a band catches up a beat by playing a little faster, never by
 running away from the tempo: a wrong phase reading cannot drag it off). In the
 `catch_up_bars` bars after the tracker heard the guitarist change tempo (`tempo_changed`),
