@@ -13,12 +13,13 @@ where `error` is how late this beat of the band is against the nearest beat of t
 guitarist (the tracker's beat clock, itself a phase-locked loop, so one pushed strum moves
 it little) and g is `phase_gain` (0.1) for an error up to `phase_near`, growing to
 `far_phase_gain` (0.5) at `phase_far`: a strum's few ms are not chased (at 0.5 for every
-error the loop rang, ±10–20 ms over ~8 beats), a band left behind is brought back; clamped to `max_change` of the period per beat, and the new period to within
-`max_lead` of the guitarist's (a band catches up a beat by playing a little faster, never by
+error the loop rang, ±10–20 ms over ~8 beats), a band left behind is brought back;
+clamped to `max_change` of the period per beat, and the new period to within `max_lead` of
+the guitarist's (a band catches up a beat by playing a little faster, never by
 running away from the tempo: a wrong phase reading cannot drag it off). In the
 `catch_up_bars` bars after the tracker heard the guitarist change tempo (`tempo_changed`),
 the band, left behind while the change was being heard, takes their period less
-`phase_gain` of the gap (half of it closed each beat, without overshooting), within
+`catch_up_phase` of the gap (most of it closed each beat, without overshooting), within
 `catch_up` (12 %). `follow` = 0: the band leads.
 
 A guitar tempo further than `max_ratio` from the band's (and not a metrical level of it) is
