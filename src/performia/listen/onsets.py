@@ -201,7 +201,7 @@ class OnsetDetector:
         return excess / self._level
 
     def _follow_floor(self, floor: float, flux: float) -> float:
-        """A tracked minimum: down most of the way at once, up slowly (`flux_floor_rise`)."""
+        """A tracked minimum: a fifth of the way down each frame, up slowly (`flux_floor_rise`)."""
         if flux < floor or floor == 0.0:
             return flux if floor == 0.0 else floor + 0.2 * (flux - floor)
         return floor * self._flux_rise
