@@ -483,3 +483,19 @@ def test_after_a_tempo_change_the_last_of_the_gap_is_closed_in_a_beat(closing: f
     else:
         assert errors[6] > 0.020, [round(e, 3) for e in errors]
         assert max(errors[8:]) < 0.020
+
+
+@pytest.mark.parametrize("near, far", [(0.08, 0.04), (0.05, 0.05), (-0.01, 0.08)])
+def test_a_phase_gain_range_that_is_not_one_is_refused(near: float, far: float) -> None:
+    with pytest.raises(ValueError, match="phase_near"):
+        FollowSettings(phase_near=near, phase_far=far)
+
+
+def test_the_phase_share_grows_from_near_to_far() -> None:
+    follower = play(FollowSettings(come_in="now"), Guitarist(120.0), seconds=2.0)[0].tempo_follower
+    assert follower is not None
+    s = follower.settings
+    assert follower._phase_gain(0.01) == s.phase_gain == follower._phase_gain(-s.phase_near)
+    middle = (s.phase_near + s.phase_far) / 2
+    assert follower._phase_gain(middle) == pytest.approx((s.phase_gain + s.far_phase_gain) / 2)
+    assert follower._phase_gain(-0.2) == s.far_phase_gain

@@ -271,7 +271,7 @@ class TempoFollower:
         strum lands off the tracker's beat (chasing those makes the band wander),
         `far_phase_gain` from `phase_far` on (the band is off), linear between."""
         s = self.settings
-        reach = (abs(error) - s.phase_near) / max(s.phase_far - s.phase_near, 1e-9)
+        reach = (abs(error) - s.phase_near) / (s.phase_far - s.phase_near)
         return s.phase_gain + (s.far_phase_gain - s.phase_gain) * min(max(reach, 0.0), 1.0)
 
     def _lost(self, beat: float, tempo: TempoMap, guitar: GuitarBeat) -> None:

@@ -193,18 +193,12 @@ class OnsetDetector:
 
     def _strength(self, flux: float) -> float:
         s = self.settings
-        self._flux_floor = self._follow_floor(self._flux_floor, flux)
+        self._flux_floor = follow_floor(self._flux_floor, flux, self._flux_rise)
         if s.flux_lag > 1:
-            self._gate_floor = self._follow_floor(self._gate_floor, self._gate_flux)
+            self._gate_floor = follow_floor(self._gate_floor, self._gate_flux, self._flux_rise)
         excess = max(flux - self._flux_floor, 0.0)
         self._level = max(self._level * self._level_fall, excess, s.min_level)
         return excess / self._level
-
-    def _follow_floor(self, floor: float, flux: float) -> float:
-        """A tracked minimum: a fifth of the way down each frame, up slowly (`flux_floor_rise`)."""
-        if flux < floor or floor == 0.0:
-            return flux if floor == 0.0 else floor + 0.2 * (flux - floor)
-        return floor * self._flux_rise
 
     def _pick(self, time: float, strength: float, flux: float) -> Onset | None:
         s = self.settings
@@ -242,6 +236,16 @@ def _rise(before: list[float], above: float, most: int) -> int:
     return count
 
 
+def follow_floor(floor: float, flux: float, rise: float) -> float:
+    """A flux stream's tracked minimum, one frame on: set by the first frame, a fifth of the
+    way down to a lower one, × `rise` (slowly up) otherwise."""
+    if floor == 0.0:
+        return flux
+    if flux < floor:
+        return floor + 0.2 * (flux - floor)
+    return floor * rise
+
+
 class _Normaliser:
     """A flux stream's strength: its excess over a tracked floor, divided by a falling peak
     level (the same rules as `OnsetDetector`'s own strength)."""
@@ -252,10 +256,7 @@ class _Normaliser:
         self._level = min_level
 
     def update(self, flux: float) -> float:
-        if flux < self._floor or self._floor == 0.0:
-            self._floor = flux if self._floor == 0.0 else self._floor + 0.2 * (flux - self._floor)
-        else:
-            self._floor *= self._rise
+        self._floor = follow_floor(self._floor, flux, self._rise)
         excess = max(flux - self._floor, 0.0)
         self._level = max(self._level * self._fall, excess, self._min_level)
         return excess / self._level

@@ -92,6 +92,9 @@ class FollowSettings:
                              f"got {self.come_in!r}")
         if not 0.0 <= self.follow <= 1.0:
             raise ValueError(f"follow must be between 0 and 1, got {self.follow}")
+        if not 0.0 <= self.phase_near < self.phase_far:
+            raise ValueError(f"need 0 ≤ phase_near < phase_far, got {self.phase_near} and "
+                             f"{self.phase_far}")
 
     @classmethod
     def from_config(cls, timing: TimingConfig, **overrides: Any) -> FollowSettings:
