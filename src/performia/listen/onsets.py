@@ -24,6 +24,11 @@ Hann FFT every 512 samples, the frame's time being that of its last sample):
   `mean_frames` frames by `delta` (of the level), exceeds `gate` × the flux floor, is
   `level_gate` × louder than the noise floor, and comes `min_gap` s after the last onset
   (one strum of six strings is one onset).
+* **The first note out of digital silence** (a file's lead-in, a muted input, the dummy
+  driver before the take): the first frames that sound set both floors, so that note is
+  measured against itself and fails the gates; within `FIRST_NOTE_FRAMES` frames of the
+  silence the first peak of the raw flux is taken as an onset (strength 1, rise unmeasured).
+  The strength stream is left as it is (the beat tracker was tuned on it).
 
 Nothing in a frame's result depends on a later frame, except the peak test, which waits for
 exactly one frame: an onset is reported at most two frames after its attack.
@@ -43,6 +48,7 @@ from performia.listen.frontend import ONSET_BANDS
 FloatArray = npt.NDArray[np.float64]
 
 FRAME_SECONDS = ONSET_BANDS.hop / 48000.0       # /bands hop at 48 kHz
+FIRST_NOTE_FRAMES = 4    # frames after digital silence in which its first note is looked for
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,9 @@ class Onset:
     time: float
     heard_at: float
     strength: float
-    rise: int = 0        # frames before the peak already above `rise_share` of it: how slowly
-                         # the attack speaks (a slow one peaks later after the note began)
+    rise: int | None = 0  # frames before the peak already above `rise_share` of it: how
+                         # slowly the attack speaks (a slow one peaks later after the note
+                         # began); None for a first note out of digital silence (unmeasured)
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class OnsetDetector:
         self._bass = _Normaliser(self._flux_rise, self._level_fall, s.min_level)
         self._bass_flux = 0.0
         self.bass_strength = 0.0
+        self._out_of_silence = 0                       # frames left to find a first note in
+        self._first_candidate: tuple[float, float] | None = None   # (time, flux) last frame
 
     @property
     def sounding(self) -> bool:
@@ -147,7 +156,10 @@ class OnsetDetector:
         strength = self._strength(flux)
         self.bass_strength = self._bass.update(self._bass_flux)
         onset = self._pick(time, strength, flux)
-        return strength, onset
+        first = self._first_note(time, flux, x)
+        if onset is not None:
+            self._out_of_silence = 0
+        return strength, onset or first
 
     def _flux(self, x: FloatArray) -> float:
         s = self.settings
@@ -173,6 +185,29 @@ class OnsetDetector:
             self._earlier.append(previous)
             flux = float(np.dot(np.maximum(compressed - before, 0.0), self._weights))
         return flux
+
+    def _first_note(self, time: float, flux: float, x: FloatArray) -> Onset | None:
+        """Out of digital silence (a take's lead-in, a muted input) the first frames that
+        sound set the noise and flux floors themselves, so the first note never stands above
+        them and `_pick` misses it: within `FIRST_NOTE_FRAMES` frames of the silence the
+        first peak of the raw flux is that note."""
+        s = self.settings
+        if not np.any(x):
+            self._out_of_silence = FIRST_NOTE_FRAMES + 1
+            self._first_candidate = None
+            return None
+        candidate, self._first_candidate = self._first_candidate, (time, flux)
+        if self._out_of_silence <= 0:
+            return None
+        self._out_of_silence -= 1
+        if candidate is None or candidate[1] <= 0.0 or flux > candidate[1]:
+            return None
+        peak_time = candidate[0]
+        self._out_of_silence = 0
+        if peak_time - self._last_onset < s.min_gap:
+            return None
+        self._last_onset = peak_time
+        return Onset(peak_time - s.time_offset * self.frame_seconds, time, 1.0, None)
 
     def _track_floor(self, mean: float) -> None:
         """Minimum statistics: the floor is the lowest smoothed frame level of the last
