@@ -156,7 +156,7 @@ class OnsetDetector:
         strength = self._strength(flux)
         self.bass_strength = self._bass.update(self._bass_flux)
         onset = self._pick(time, strength, flux)
-        first = self._first_note(time, flux, x)
+        first = self._first_note(time, flux)
         if onset is not None:
             self._out_of_silence = 0
         return strength, onset or first
@@ -186,13 +186,13 @@ class OnsetDetector:
             flux = float(np.dot(np.maximum(compressed - before, 0.0), self._weights))
         return flux
 
-    def _first_note(self, time: float, flux: float, x: FloatArray) -> Onset | None:
+    def _first_note(self, time: float, flux: float) -> Onset | None:
         """Out of digital silence (a take's lead-in, a muted input) the first frames that
         sound set the noise and flux floors themselves, so the first note never stands above
         them and `_pick` misses it: within `FIRST_NOTE_FRAMES` frames of the silence the
         first peak of the raw flux is that note."""
         s = self.settings
-        if not np.any(x):
+        if self._mean <= 0.0:                # magnitudes: a zero mean is a silent frame
             self._out_of_silence = FIRST_NOTE_FRAMES + 1
             self._first_candidate = None
             return None
