@@ -69,6 +69,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 CORPUS = PROJECT / "build" / "corpus"
 TUNING = PROJECT / "build" / "corpus_tuning"
 UNTOLD_BPM = 120.0
+UNTOLD_RANGE = (70.0, 140.0)       # BPM: the guitarist's tempi issue 11's not-told target is for
 FOURTH_BAR = 3                     # bar index of the guitarist's fourth bar
 NEAR = 0.06                        # s: the band's one this close to the guitarist's (the
                                    # stricter count; score_live_events.py's only one)
@@ -318,6 +319,27 @@ def takes(split: str) -> list[Path]:
     return found
 
 
+def untold_in_range(results: list[tuple[str, bool, dict[str, Any]]],
+                    paths: list[Path]) -> str | None:
+    """The not-told figures on the takes the issue's target is stated for: the guitarist
+    at `UNTOLD_RANGE` BPM throughout (issue 11: "the guitarist at 70–140 BPM")."""
+    low, high = UNTOLD_RANGE
+    tempi = {p.stem: [float(b) for _, b in json.loads(p.with_suffix(".json").read_text())
+                      ["tempo_changes"]] for p in paths}
+    group = [s for name, told, s in results
+             if not told and all(low <= b <= high for b in tempi.get(name, []))]
+    if not group:
+        return None
+    right = sum(s["right"] for s in group)
+    predictable_ = sum(s["predictable"] for s in group)
+    errors = [e for s in group for e in s["errors_ms"]]
+    p90 = f"{np.percentile(errors, 90):.1f} ms" if errors else "—"
+    return (f"  of which the guitarist at {low:.0f}–{high:.0f} BPM throughout (the range "
+            f"issue 11 states for not told; {len(group)} of {len(tempi)} takes): right chord "
+            f"on the downbeat {right}/{predictable_} = {100 * right / max(1, predictable_):.1f}"
+            f" %; band beats from bar 4: p90 {p90} ({len(errors)} beats)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="heldout",
@@ -399,6 +421,9 @@ def main() -> int:
                       "corrections": corr, "agreement": agree / max(1, notes),
                       "relock_bars": relock, "entry_bars": entries, "open_bars": opened,
                       "seventh_bars": sevenths, "seventh_left_out": left_out}
+    in_range = untold_in_range(results, paths)
+    if in_range is not None:
+        print(in_range)
     if args.every:
         out["batch timings"] = batch_timings(args.split, args.every, results, timed, modes)
     print(f"{len(paths)} takes, {time.perf_counter() - started:.1f} s")
