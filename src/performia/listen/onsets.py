@@ -156,9 +156,7 @@ class OnsetDetector:
         strength = self._strength(flux)
         self.bass_strength = self._bass.update(self._bass_flux)
         onset = self._pick(time, strength, flux)
-        first = self._first_note(time, flux)
-        if onset is not None:
-            self._out_of_silence = 0
+        first = self._first_note(time, flux)   # (never the peak `_pick` took: min_gap)
         return strength, onset or first
 
     def _flux(self, x: FloatArray) -> float:
@@ -196,10 +194,10 @@ class OnsetDetector:
             self._out_of_silence = FIRST_NOTE_FRAMES + 1
             self._first_candidate = None
             return None
-        candidate, self._first_candidate = self._first_candidate, (time, flux)
         if self._out_of_silence <= 0:
             return None
         self._out_of_silence -= 1
+        candidate, self._first_candidate = self._first_candidate, (time, flux)
         if candidate is None or candidate[1] <= 0.0 or flux > candidate[1]:
             return None
         peak_time = candidate[0]
