@@ -240,6 +240,23 @@ def test_the_latency_follows_how_slowly_the_guitar_speaks() -> None:
     assert unknown.latency == s.latency
 
 
+def test_the_latency_follows_how_long_an_attack_swells_over_ringing_strings() -> None:
+    """An attack that must outgrow the strings still ringing (`OnsetDetector.swell`) peaks
+    later after the note: the tracker's latency grows by `swell_latency` a unit of swell
+    above the typical, the typical counted as `rise_prior` onsets; a swell that is not a
+    number changes nothing."""
+    s = BeatSettings()
+    swelling, plain = BeatTracker(), BeatTracker()
+    for _ in range(s.rise_onsets):
+        swelling.note_swell(4.0)
+        plain.note_swell(s.typical_swell)
+    swelling.note_swell(math.nan)
+    assert plain.latency == pytest.approx(s.latency)
+    assert swelling.latency - s.latency == pytest.approx(
+        s.swell_latency * (4.0 - s.typical_swell) * s.rise_onsets
+        / (s.rise_onsets + s.rise_prior))
+
+
 def test_silence_gives_no_beats_and_no_confidence() -> None:
     tracker = BeatTracker()
     frame = ONSET_BANDS.hop / RATE

@@ -24,6 +24,11 @@ Hann FFT every 512 samples, the frame's time being that of its last sample):
   `mean_frames` frames by `delta` (of the level), exceeds `gate` × the flux floor, is
   `level_gate` × louder than the noise floor, and comes `min_gap` s after the last onset
   (one strum of six strings is one onset).
+* **Masked swell** (`swell`, `SWELL_AFTER` frames after each picked onset): how long the
+  attack kept growing after its flux peaked, times how loud the strings ringing under it
+  were. A slow attack over ringing strings (an overdriven strum over the last one) peaks in
+  the log flux only once it outgrows them, ~30 ms after the strum began; the beat tracker
+  dates the guitar's attacks that much earlier (`BeatSettings.swell_latency`).
 * **The first note out of digital silence** (a file's lead-in, a muted input, the dummy
   driver before the take): the first frames that sound set both floors, so that note is
   measured against itself and fails the gates; within `FIRST_NOTE_FRAMES` frames of the
@@ -31,7 +36,8 @@ Hann FFT every 512 samples, the frame's time being that of its last sample):
   The strength stream is left as it is (the beat tracker was tuned on it).
 
 Nothing in a frame's result depends on a later frame, except the peak test, which waits for
-exactly one frame: an onset is reported at most two frames after its attack.
+exactly one frame: an onset is reported at most two frames after its attack (its swell,
+measured from frames after it, `SWELL_AFTER` frames after its peak).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ FloatArray = npt.NDArray[np.float64]
 
 FRAME_SECONDS = ONSET_BANDS.hop / 48000.0       # /bands hop at 48 kHz
 FIRST_NOTE_FRAMES = 4    # frames after digital silence in which its first note is looked for
+SWELL_BEFORE = 3         # frames before an onset's peak whose level is the sound under it
+SWELL_AFTER = 9          # frames after the peak in which its level may still grow
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,22 @@ class Onset:
     rise: int | None = 0  # frames before the peak already above `rise_share` of it: how
                          # slowly the attack speaks (a slow one peaks later after the note
                          # began); None for a first note out of digital silence (unmeasured)
+
+
+def masked_swell(levels: list[float]) -> float:
+    """How late a slow attack over strings still ringing peaks: `levels` are the frame
+    levels from `SWELL_BEFORE` frames before an onset's peak to `SWELL_AFTER` after it. The
+    frames from the peak to the loudest one after it (the attack still swelling), times the
+    share of that loudest level already sounding before the attack (the ringing strings it
+    had to rise above): 0 for an attack out of silence or a quick one, ~4 for an overdriven
+    strum over the last one still ringing, whose flux peaks only once the new strum
+    outgrows the old (~30 ms after the strum began on the dev takes)."""
+    after = levels[SWELL_BEFORE:]
+    loudest = max(after)
+    if loudest <= 0.0:
+        return 0.0
+    grows = after.index(loudest)
+    return grows * min(levels[0] / loudest, 1.0)
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,9 @@ class OnsetDetector:
         self._bass_flux = 0.0
         self.bass_strength = 0.0
         self._out_of_silence = 0                       # frames left to find a first note in
+        self._levels: deque[float] = deque(maxlen=SWELL_BEFORE + SWELL_AFTER + 2)
+        self._swelling: list[int] = []                 # frames until an onset's swell is known
+        self.swell: float | None = None                # the swell measured this frame, if any
         self._first_candidate: tuple[float, float] | None = None   # (time, flux) last frame
 
     @property
@@ -157,7 +184,22 @@ class OnsetDetector:
         self.bass_strength = self._bass.update(self._bass_flux)
         onset = self._pick(time, strength, flux)
         first = self._first_note(time, flux)   # (never the peak `_pick` took: min_gap)
+        self._measure_swell(onset)
         return strength, onset or first
+
+    def _measure_swell(self, onset: Onset | None) -> None:
+        """`swell` is set on the frame `SWELL_AFTER` frames after a picked onset's peak (its
+        `masked_swell`), None on every other frame."""
+        self._levels.append(self._mean)
+        self.swell = None
+        self._swelling = [left - 1 for left in self._swelling]
+        if self._swelling and self._swelling[0] <= 0:
+            self._swelling.pop(0)
+            levels = list(self._levels)[-(SWELL_BEFORE + SWELL_AFTER + 1):]
+            if len(levels) == SWELL_BEFORE + SWELL_AFTER + 1:
+                self.swell = masked_swell(levels)
+        if onset is not None and onset.rise is not None:
+            self._swelling.append(SWELL_AFTER - 1)     # its peak was the frame before this
 
     def _flux(self, x: FloatArray) -> float:
         s = self.settings

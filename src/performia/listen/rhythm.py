@@ -67,6 +67,8 @@ class Rhythm:
         if onset is not None:
             self.tracker.note_onset(onset.time, onset.rise)
             events.append({"kind": "onset", "amp": round(onset.strength, 4)})
+        if self.onsets.swell is not None:
+            self.tracker.note_swell(self.onsets.swell)
         if state.confidence > 0 and state.bpm > 0 and (
                 self.bpm is None or abs(state.bpm - self.bpm) >= self.settings.tempo_step):
             self.bpm = round(state.bpm, 1)
