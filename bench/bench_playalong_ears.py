@@ -23,8 +23,12 @@ MS ms instead of the live 30 (`conductor.listening.HEAR_EVERY`; live, the batche
 whenever a reading comes after a pause), and the right-on-the-downbeat counts are printed
 for each: a count that moves with the batch time is partly luck.
 
+With `--hiss DBFS` every take is played with white noise at DBFS under it (a rig's noise
+floor: an interface's input is never digital silence), from `--hiss-after S` seconds on.
+
 Usage: python bench/bench_playalong_ears.py [--split heldout|dev|tuning|all] [--takes N]
            [--names NAME ...] [--jobs 2] [--follow 1.0] [--every MS ...] [--json FILE]
+           [--hiss DBFS [--hiss-after S]]
 Tune ONLY on --split dev and --split tuning (build/corpus_tuning); held out is for reporting.
 Targets (issue 11): told ≥ 90 % right, median correction ≤ 1 beat, agreement ≥ 95 %;
 not told p90 ≤ 20 ms, ≥ 85 % right; back within ±20 ms in two bars after a 10 % change.
@@ -234,8 +238,24 @@ def count_doubts(s: Scores, classes: set[int], chord: Chord) -> None:
         s.seventh_left_out += classes <= triad
 
 
-def run_take(job: tuple[Path, bool, float, float]) -> tuple[str, bool, dict[str, Any]]:
-    path, told, follow, every = job
+@dataclass(frozen=True)
+class Hiss:
+    """A rig's noise floor under the whole take: white noise at `dbfs` (RMS), from `after`
+    seconds (0: from the first sample, as an interface's input; more: digital silence first,
+    as a take whose lead-in was cut to zeros)."""
+
+    dbfs: float
+    after: float = 0.0
+
+    def added(self, signal: np.ndarray, rate: int, seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).normal(0.0, 10 ** (self.dbfs / 20), signal.size)
+        noise[:round(self.after * rate)] = 0.0
+        return np.asarray(signal + noise, dtype=np.float64)
+
+
+def run_take(job: tuple[Path, bool, float, float, Hiss | None]
+             ) -> tuple[str, bool, dict[str, Any]]:
+    path, told, follow, every, hiss = job
     raw = json.loads(path.with_suffix(".json").read_text())
     truth = Truth(int(raw["beats_per_bar"]), list(raw["beats"]), list(raw["downbeats"]),
                   [(float(a), float(b), label_of(str(c))) for a, b, c in raw["chords"]],
@@ -256,6 +276,8 @@ def run_take(job: tuple[Path, bool, float, float]) -> tuple[str, bool, dict[str,
         timing = {"tempo": bpm, "come_in": "count_in", "follow": follow}
     else:
         timing = {"tempo": UNTOLD_BPM, "come_in": "listen", "follow": follow}
+    if hiss is not None:
+        signal = hiss.added(signal, rate, int(raw["seed"]))
     config = replace(config, "timing", beats_per_bar=truth.bpb, **timing)
     config = replace(config, "band", key=str(raw["bar_keys"][0]))
     hearing = hear(signal, rate, block)
@@ -353,7 +375,13 @@ def main() -> int:
     parser.add_argument("--every", type=float, nargs="*", default=[],
                         help="also run with the ears taking their readings every MS ms "
                              "(live: 30) and print the counts at each")
+    parser.add_argument("--hiss", type=float, metavar="DBFS",
+                        help="white noise at DBFS (RMS) under every take, as a rig's noise "
+                             "floor (e.g. -65)")
+    parser.add_argument("--hiss-after", type=float, default=0.0, metavar="S",
+                        help="... from S seconds on, digital silence before (default 0)")
     args = parser.parse_args()
+    hiss = None if args.hiss is None else Hiss(args.hiss, args.hiss_after)
     if not CORPUS.exists():
         print("no corpus: run .venv/bin/python bench/corpus/generate.py", file=sys.stderr)
         return 2
@@ -364,8 +392,8 @@ def main() -> int:
         paths = paths[:args.takes]
     started = time.perf_counter()
     modes = (False,) if args.untold_only else (True, False)
-    jobs = [(p, told, args.follow, HEAR_EVERY) for p in paths for told in modes]
-    others = [(p, told, args.follow, ms / 1000.0) for ms in args.every for p in paths
+    jobs = [(p, told, args.follow, HEAR_EVERY, hiss) for p in paths for told in modes]
+    others = [(p, told, args.follow, ms / 1000.0, hiss) for ms in args.every for p in paths
               for told in modes]
     with Pool(args.jobs) as pool:
         results = pool.map(run_take, jobs)
