@@ -192,6 +192,21 @@ def test_a_slow_attack_over_ringing_strings_swells_more_than_a_picked_one() -> N
     assert np.mean(slow) > 2.0 * np.mean(picked), (slow, picked)
 
 
+@pytest.mark.parametrize("hiss_dbfs", [-80.0, -50.0])
+def test_a_rigs_hiss_alone_does_not_sound(hiss_dbfs: float) -> None:
+    """An interface's input is hiss from its first sample, and the server's first FFT window
+    is half zeros: that frame set the noise floor at ~0.6 of the hiss, and the hiss then
+    "sounded" (the tracker took it for playing) on 184–609 of 750 frames. The stream's first
+    frame sets no floor: hiss alone never sounds, and makes no onset, at any level."""
+    hiss = np.random.default_rng(1).normal(0.0, 10 ** (hiss_dbfs / 20), int(8.0 * RATE))
+    detector, sounding, onsets = OnsetDetector(), 0, 0
+    for time, magnitudes in zip(*frames(hiss, ONSET_BANDS, RATE), strict=True):
+        _, onset = detector.update(float(time), magnitudes)
+        sounding += detector.sounding
+        onsets += onset is not None
+    assert sounding == 0 and onsets == 0
+
+
 def test_a_flux_lag_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
         OnsetSettings(flux_lag=0)

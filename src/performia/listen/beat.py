@@ -135,6 +135,8 @@ class BeatSettings:
     sound_plays: bool = True          # a frame the guitar sounds in counts as playing too
                                       # (`sounding`: its strums may all look weak next to a
                                       # first one from silence, on an overdriven guitar)
+    noise_before: float = 0.1         # s: "attacks" this long before the first onset were
+                                      # not the guitarist (a rig's hiss): forgotten at it
     accent_share: float = 0.15        # how fast the downbeat votes follow (per bar)
     chord_weight: float = 2.5         # votes of a chord change against accents
     phase_tolerance: float = 0.045     # s, the phase comb's teeth fade over ± this
@@ -343,6 +345,7 @@ class BeatTracker:
         (`Onset.rise`) tells how late after the note the strength peaks on this guitar."""
         if self._first_onset is None and math.isfinite(time):
             self._first_onset = time
+            self._start_at_first_note(time)
         if math.isfinite(time):
             self._onsets.append(time)
         if rise is not None:
@@ -354,6 +357,19 @@ class BeatTracker:
         if math.isfinite(swell):
             self._swells.append(swell)
             self.latency = self._attack_latency()
+
+    def _start_at_first_note(self, time: float) -> None:
+        """The guitarist starts at their first note: what sounded before it (a rig's hiss
+        and hum, which can look like attacks while the strength's level has seen none) was
+        not playing, and what the tracker made of it is forgotten."""
+        first = self._first_attack
+        if first is None or time - first <= self.settings.noise_before:
+            return
+        self._first_attack = time
+        self._heard = (0.0, 0.0)
+        self._confidences.clear()
+        self._clock_set = self._count
+        self.state = replace(BeatState(), time=self.state.time)
 
     def _attack_latency(self) -> float:
         """The latency for this guitar's attacks: a slow attack (an overdriven sample, a

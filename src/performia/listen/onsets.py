@@ -161,6 +161,7 @@ class OnsetDetector:
         self._bass_flux = 0.0
         self.bass_strength = 0.0
         self._out_of_silence = 0                       # frames left to find a first note in
+        self._started = False                          # the stream's first frame was seen
         self._levels: deque[float] = deque(maxlen=SWELL_BEFORE + SWELL_AFTER + 2)
         self._swelling: list[int] = []                 # frames until an onset's swell is known
         self.swell: float | None = None                # the swell measured this frame, if any
@@ -251,8 +252,14 @@ class OnsetDetector:
 
     def _track_floor(self, mean: float) -> None:
         """Minimum statistics: the floor is the lowest smoothed frame level of the last
-        `floor_seconds` (block minima), available from the first frame that has sound."""
+        `floor_seconds` (block minima), available from the first frame that has sound. The
+        stream's first frame is left out: the server's FFT starts on a window half zeros,
+        so a rig's hiss would read there at ~0.6 of its level and sound above its own floor
+        for `floor_seconds`."""
         s = self.settings
+        if not self._started:
+            self._started = True
+            return
         self._smoothed = mean if self._smoothed == 0.0 else 0.6 * self._smoothed + 0.4 * mean
         if self._smoothed <= 0.0:
             return
