@@ -213,9 +213,9 @@ class _Locked(BeatTracker):
     (what it made of a rig's hiss on the dev takes before the guitarist played)."""
 
     def _tempo(self, periodicity: npt.NDArray[np.float64], held: float,
-               settled: bool = True) -> tuple[float, float]:
+               settled: bool = True, played: float = math.inf) -> tuple[float, float]:
         return (137.5, 0.6) if self.first_onset is None else super()._tempo(
-            periodicity, held, settled)
+            periodicity, held, settled, played)
 
 
 def test_what_the_tracker_made_of_the_hiss_before_the_first_note_is_forgotten() -> None:
@@ -360,8 +360,8 @@ class _EstimateFrom(BeatTracker):
         self.forced = (start, end, bpm)
 
     def _tempo(self, periodicity: npt.NDArray[np.float64], held: float,
-               settled: bool = True) -> tuple[float, float]:
-        heard = super()._tempo(periodicity, held, settled)
+               settled: bool = True, played: float = math.inf) -> tuple[float, float]:
+        heard = super()._tempo(periodicity, held, settled, played)
         start, end, bpm = self.forced
         return (bpm, 0.3) if start <= self.state.time < end else heard
 

@@ -15,6 +15,10 @@ lowest bins), and returns a `BeatState`. Inside:
   candidate's bar fits the intervals between the chord changes heard (chords change on bar
   lines: every bar weighs most, then every 2, 3, 4 bars or half a bar, `change_bars`); it
   tells 176 quarter strums from 88, and 62 BPM arpeggios from 124, where the onsets cannot.
+  In the first seconds a candidate's longer lags (a bar of 84 BPM is 2.9 s) have barely
+  been heard: a lag beyond `heard_span` of the seconds played counts `unheard_share` of
+  the candidate's mean over its heard lags, so a slow tempo is not outscored by its double
+  for want of seconds (a fingerpicked 84 was taken for 168, and the band came in on it).
   Parabolic refinement gives a fraction of a BPM.
 * **Staying on a tempo.** Once locked, the best candidate within ±`tempo_window` of the tempo
   held is taken unless a tempo outside has won `tempo_relock` estimates in a row; when that
@@ -104,6 +108,9 @@ class BeatSettings:
     beat_weights: tuple[float, float] = (1.0, 0.8)   # the autocorrelation at 1 and 2 beats
     bar_weight: float = 1.2           # ... and at a bar (beats_per_bar beats)
     window: float = 8.0               # s of strength analysed
+    heard_span: float = 0.75          # a lag beyond this share of the seconds played so far
+    unheard_share: float = 0.75       # ... counts this share of the candidate's heard lags'
+                                      # mean (`_with_unheard_lags`)
     memory: float = 3.0               # s back where the strength counts half
     analysis_frames: int = 8          # frames between analyses (85 ms)
     tempo_every: int = 3              # analyses between two tempo estimates
@@ -156,6 +163,10 @@ class BeatSettings:
     changes_full: int = 4             # ... after a tempo change, in full once this many
                                       # changes are heard at the new tempo (one change dated
                                       # late must not move the new phase on its own)
+    change_denies: float = 0.5        # share of the changes more on a phase than on the
+                                      # clock's that lets it move the clock as soon as it
+                                      # fits better (not `relock` times), once two are heard:
+                                      # an arpeggio's even eighths, locked on the wrong ones
     start_weight: float = 1.0         # votes of the guitarist's first onset for its beat as
                                       # the 1 (as one fresh chord change, kept: a guitarist
                                       # starting alone starts on the one; a tie-breaker)
@@ -203,6 +214,9 @@ class BeatSettings:
         if not 2 <= self.swing_least <= self.swing_onsets or self.swing_share <= 0:
             raise ValueError("BeatSettings: need 2 ≤ swing_least ≤ swing_onsets and "
                              "swing_share > 0")
+        if self.heard_span <= 0 or not 0.0 <= self.unheard_share <= 1.0:
+            raise ValueError(f"BeatSettings: need heard_span > 0 and 0 ≤ unheard_share ≤ 1, "
+                             f"got {self.heard_span}, {self.unheard_share}")
         if self.change_prior < 0:
             raise ValueError(f"BeatSettings.change_prior must be ≥ 0, got {self.change_prior}")
         if len(self.change_bars) != len(CHANGE_BARS):
@@ -447,7 +461,8 @@ class BeatTracker:
             if periodicity is None:
                 return state
             settled = time - self._first_attack >= s.free_levels
-            self._heard = self._tempo(periodicity, state.bpm, settled)
+            played = min(heard, (time - self._first_attack) / self.frame_seconds)
+            self._heard = self._tempo(periodicity, state.bpm, settled, played)
             self._heard = self._still_held(self._heard, state, accents)
         self._analyses += 1
         bpm, confidence = self._heard
@@ -504,13 +519,13 @@ class BeatTracker:
         return periodicity
 
     def _tempo(self, periodicity: FloatArray, held: float,
-               settled: bool = True) -> tuple[float, float]:
+               settled: bool = True, played: float = math.inf) -> tuple[float, float]:
         """(BPM, confidence): the best candidate near the tempo held, unless a tempo outside
         `tempo_window` has scored best for `tempo_relock` analyses in a row."""
         s = self.settings
         at = np.interp(self._lags, self._lag_axis, periodicity)
         np.clip(at, 0.0, None, out=at)
-        scores = (at @ self._lag_weights) * self._prior
+        scores = (self._with_unheard_lags(at, played) @ self._lag_weights) * self._prior
         if s.change_tempo > 0:
             scores = scores * self._harmonic_rhythm() ** s.change_tempo
         best = int(np.argmax(scores))
@@ -530,6 +545,21 @@ class BeatTracker:
         bpm = float(self._bpms[best]) + _vertex(scores, best) * self._bpm_step
         confidence = float(np.clip(at[best, 1:].max(), 0.0, 1.0))
         return bpm, confidence
+
+    def _with_unheard_lags(self, at: FloatArray, played: float) -> FloatArray:
+        """The autocorrelation at each candidate's lags, a lag longer than `heard_span` of
+        the `played` frames (none of its periods heard yet: a bar of 84 BPM in the first
+        three seconds) taking `unheard_share` of the candidate's mean over its heard lags,
+        instead of the little overlap there is: the slow candidates are not outscored by
+        their double for want of seconds heard."""
+        s = self.settings
+        heard = self._lags <= s.heard_span * played
+        if heard.all():
+            return at
+        weights = heard * self._lag_weights
+        mean = (at * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return np.asarray(np.where(heard, at, s.unheard_share * mean[:, None]),
+                          dtype=np.float64)
 
     def _recent_changes(self) -> list[float]:
         now = self.state.time
@@ -577,8 +607,10 @@ class BeatTracker:
         swung = self._swung(lag * self.frame_seconds) if s.swing_phase > 0 else 0.0
         if swung > 0:
             fit = fit + s.swing_phase * swung * self._swing_fit(fit, lag)
+        changes = np.zeros(fit.size)
         if s.change_phase > 0:
-            fit = fit + s.change_phase * float(fit.max()) * self._change_fit(lag, time, fit.size)
+            changes = self._change_fit(lag, time, fit.size)
+            fit = fit + s.change_phase * float(fit.max()) * changes
         best = int(np.argmax(fit))
         chosen = best
         if math.isfinite(state.next_beat):
@@ -586,7 +618,10 @@ class BeatTracker:
             offsets = np.arange(fit.size)
             distance = np.abs((offsets - since + lag / 2) % lag - lag / 2)
             local = int(np.argmax(np.where(distance <= s.track_window * lag, fit, -np.inf)))
-            self._elsewhere = self._elsewhere + 1 if fit[best] > s.relock * fit[local] else 0
+            denied = (len(self._changes) >= 2
+                      and changes[best] - changes[local] >= s.change_denies)
+            relock = 1.0 if denied else s.relock
+            self._elsewhere = self._elsewhere + 1 if fit[best] > relock * fit[local] else 0
             chosen = best if self._elsewhere >= s.relock_analyses else local
         offset = float(chosen) + _vertex(fit, chosen)
         last_beat = time - offset * self.frame_seconds
