@@ -186,9 +186,11 @@ class Dispatcher:
             if source.reader is None:
                 continue
             source.reader.clear_doorbell()
-            now = time.time()
             for event in source.reader.read_all():
-                late = self.lateness(event, now)
+                # judged at the moment it would be sent: a second's notes caught up at once
+                # take a while to send, and a note judged against the batch's first moment
+                # could go out past STALE_AFTER and sound on the note after it
+                late = self.lateness(event, time.time())
                 if late > STALE_AFTER:
                     self.stats.rejects.refuse(TOO_LATE, f"ring {source.name}",
                                               f"{late * 1000:.0f} ms after its time: dropped, "
